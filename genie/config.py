@@ -1,0 +1,151 @@
+"""Configs: nested frozen dataclasses, loaded from `configs/<name>.py` and overridden by flags.
+
+A config file defines `get_config() -> Config`. Command-line overrides look like
+`--config.data.train_clips=100` or `--config.data.train_seeds 0 500` (tuples take one value
+each); they are parsed and type-checked by tyro, after a check here that every named field
+exists, so that a typo is refused with the list of valid fields instead of a guess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import pathlib
+import typing
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message says what to change."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """The procedural platformer."""
+
+    height: int = 64  # frame height in pixels
+    width: int = 64  # frame width in pixels
+    tiles_per_view: int = 8  # the view is this many tiles tall; sets the tile size in pixels
+    level_height: int = 10  # level height in tiles (taller than the view: the camera follows)
+    min_level_length: int = 48  # level length in tiles, drawn per level
+    max_level_length: int = 96
+    max_episode_steps: int = 500  # time limit: the episode is truncated here
+    frame_skip: int = 1  # physics steps per env step (the action repeats over them)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Clip generation, the on-disk dataset and loading."""
+
+    dir: str = ""  # dataset folder; empty means data/<config name>
+    clip_length: int = 16  # frames per clip (T)
+    train_clips: int = 4096
+    val_clips: int = 256
+    test_clips: int = 256
+    # Level-seed ranges [start, stop) of each split; disjoint so that val/test levels are unseen.
+    train_seeds: tuple[int, int] = (0, 10_000)
+    val_seeds: tuple[int, int] = (1_000_000, 1_010_000)
+    test_seeds: tuple[int, int] = (2_000_000, 2_010_000)
+    clips_per_shard: int = 512
+    envs_per_worker: int = 32  # environments stepped together by one generation worker
+    workers: int = 0  # generation processes; 0 means one per CPU core
+    action_repeat: tuple[int, int] = (1, 8)  # the exploration policy holds an action this long
+    seed: int = 0  # seeds the exploration policy
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    name: str = "default"
+    seed: int = 0
+    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+
+    @property
+    def data_dir(self) -> pathlib.Path:
+        return pathlib.Path(self.data.dir or f"data/{self.name}")
+
+
+def load_config(path: str | pathlib.Path) -> Config:
+    """Imports a config file and returns its `get_config()`."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        available = sorted(p.name for p in path.parent.glob("*.py")) if path.parent.is_dir() else []
+        raise ConfigError(f"config file {path} does not exist; configs there: {available}")
+    spec = importlib.util.spec_from_file_location(f"genie_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"config file {path} has no get_config() function")
+    cfg = module.get_config()
+    if not isinstance(cfg, Config):
+        raise ConfigError(f"{path}: get_config() returned {type(cfg).__name__}, not genie.config.Config")
+    return cfg
+
+
+def _field_types(cls) -> dict[str, typing.Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _check_path(cfg_cls, dotted: str) -> None:
+    cls, parts = cfg_cls, dotted.split(".")
+    for depth, part in enumerate(parts):
+        fields = _field_types(cls)
+        where = ".".join(parts[:depth]) or "the top level"
+        if part not in fields:
+            raise ConfigError(f"unknown config field '{dotted}': {where} has fields {sorted(fields)}")
+        cls = fields[part]
+        is_last = depth == len(parts) - 1
+        if dataclasses.is_dataclass(cls) and is_last:
+            raise ConfigError(f"'{dotted}' is a section; set one of its fields: {sorted(_field_types(cls))}")
+        if not dataclasses.is_dataclass(cls) and not is_last:
+            raise ConfigError(f"'{'.'.join(parts[:depth + 1])}' is a value, not a section")
+
+
+def apply_overrides(cfg: Config, args: list[str]) -> Config:
+    """Applies `--config.<field>=<value>` arguments; anything else is refused."""
+    import tyro  # only the command line needs it
+
+    stripped = []
+    for arg in args:
+        if arg.startswith("--config."):
+            _check_path(Config, arg[len("--config."):].split("=", 1)[0])
+            stripped.append("--" + arg[len("--config."):])
+        elif arg.startswith("-"):
+            raise ConfigError(f"unknown option {arg}; config fields are set with --config.<field>=<value>")
+        else:
+            stripped.append(arg)  # a value of the previous flag (tuples take several)
+    if not stripped:
+        return cfg
+    return tyro.cli(Config, default=cfg, args=stripped, use_underscores=True)
+
+
+def _coerce(value, annotation, dotted):
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        item_types = typing.get_args(annotation)
+        if not isinstance(value, (tuple, list)) or len(value) != len(item_types):
+            raise ConfigError(f"{dotted} needs {len(item_types)} values, got {value!r}")
+        return tuple(_coerce(v, t, dotted) for v, t in zip(value, item_types))
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):
+        raise ConfigError(f"{dotted} is {annotation.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def override(cfg, updates: dict[str, typing.Any], _prefix: str = ""):
+    """Returns cfg with dotted fields replaced, e.g. override(cfg, {"data.train_clips": 8})."""
+    for dotted, value in updates.items():
+        _check_path(type(cfg), dotted)
+        head, _, rest = dotted.partition(".")
+        if rest:
+            value = override(getattr(cfg, head), {rest: value}, f"{_prefix}{head}.")
+        else:
+            value = _coerce(value, _field_types(type(cfg))[head], _prefix + dotted)
+        cfg = dataclasses.replace(cfg, **{head: value})
+    return cfg
+
+
+def to_dict(cfg) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))

@@ -1,0 +1,37 @@
+"""Measures speed and writes JSON.
+
+    python scripts/benchmark.py datagen [--config configs/cpu.py] [--json out.json]
+"""
+
+import argparse
+import json
+import sys
+
+from genie import benchmark
+from genie.config import ConfigError, apply_overrides, load_config
+
+TARGETS = {"datagen": benchmark.datagen}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", choices=sorted(TARGETS))
+    parser.add_argument("--config", default="configs/cpu.py")
+    parser.add_argument("--json", default=None, help="write the results here as well as to stdout")
+    args, rest = parser.parse_known_args(argv)
+    try:
+        cfg = apply_overrides(load_config(args.config), rest)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    results = {"target": args.target, "config": cfg.name, **TARGETS[args.target](cfg)}
+    text = json.dumps(results, indent=1)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Generates a platformer dataset: train/val/test shards, manifest.json and preview.gif.
+
+    python scripts/generate_data.py --config configs/cpu.py --out data/cpu [--config.data.train_clips=100]
+"""
+
+import argparse
+import sys
+
+from genie.config import ConfigError, apply_overrides, load_config
+from genie.data.dataset import prepare_dataset
+from genie.data.shards import DataError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/cpu.py", help="config file")
+    parser.add_argument("--out", default=None, help="dataset folder (default: data/<config name>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a dataset already there")
+    args, rest = parser.parse_known_args(argv)
+    try:
+        cfg = apply_overrides(load_config(args.config), rest)
+        prepare_dataset(cfg, args.out or cfg.data_dir, overwrite=args.overwrite)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

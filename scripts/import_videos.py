@@ -1,0 +1,36 @@
+"""Turns a folder of videos (mp4, gif, webm, ... or folders of png/jpg frames) into a clip dataset.
+
+    python scripts/import_videos.py my_videos/ --out data/my_videos [--config configs/cpu.py]
+
+Frames are resized to the config's resolution and cut into clips of its clip length; the clips
+carry no true actions. Train on them with --config.data.dir=data/my_videos.
+"""
+
+import argparse
+import sys
+
+from genie.config import ConfigError, apply_overrides, load_config
+from genie.data.dataset import write_preview
+from genie.data.shards import DataError
+from genie.data.video_import import import_videos
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", help="folder of videos or image sequences")
+    parser.add_argument("--out", required=True, help="dataset folder to write")
+    parser.add_argument("--config", default="configs/cpu.py", help="config giving resolution and clip length")
+    parser.add_argument("--frame_stride", type=int, default=1, help="keep every n-th frame")
+    args, rest = parser.parse_known_args(argv)
+    try:
+        cfg = apply_overrides(load_config(args.config), rest)
+        import_videos(args.folder, args.out, cfg, frame_stride=args.frame_stride)
+        write_preview(args.out)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+import dataclasses
+
+import pytest
+
+from genie.config import Config, ConfigError, apply_overrides, load_config, override, to_dict
+from tests.conftest import ROOT
+
+
+def test_every_config_file_loads():
+    for path in sorted((ROOT / "configs").glob("*.py")):
+        cfg = load_config(path)
+        assert cfg.name == path.stem
+        module_doc = path.read_text().split('"""')[1]
+        assert "python scripts/" in module_doc and "Expected" in module_doc, f"{path} docstring lacks command/result"
+
+
+def test_command_line_overrides_are_typed():
+    cfg = load_config(ROOT / "configs" / "tiny.py")
+    out = apply_overrides(cfg, ["--config.data.train_clips=100", "--config.data.train_seeds", "5", "9",
+                                "--config.env.height=48"])
+    assert out.data.train_clips == 100 and out.data.train_seeds == (5, 9) and out.env.height == 48
+    assert out.data.val_clips == cfg.data.val_clips  # untouched fields keep the file's values
+    with pytest.raises(SystemExit):
+        apply_overrides(cfg, ["--config.data.train_clips=many"])
+
+
+def test_unknown_field_lists_the_valid_ones():
+    cfg = Config()
+    with pytest.raises(ConfigError, match=r"unknown config field 'data.trian_clips'.*train_clips"):
+        apply_overrides(cfg, ["--config.data.trian_clips=3"])
+    with pytest.raises(ConfigError, match=r"top level has fields.*'data'.*'env'"):
+        apply_overrides(cfg, ["--config.dat.train_clips=3"])
+    with pytest.raises(ConfigError, match="is a section"):
+        apply_overrides(cfg, ["--config.data=3"])
+    with pytest.raises(ConfigError, match="unknown option"):
+        apply_overrides(cfg, ["--verbose"])
+
+
+def test_programmatic_override_checks_types():
+    cfg = Config()
+    out = override(cfg, {"data.train_clips": 7, "env.width": 32})
+    assert (out.data.train_clips, out.env.width) == (7, 32)
+    assert cfg.data.train_clips != 7  # frozen: the original is unchanged
+    with pytest.raises(ConfigError, match="data.train_clips is int"):
+        override(cfg, {"data.train_clips": "7"})
+    with pytest.raises(ConfigError, match="needs 2 values"):
+        override(cfg, {"data.train_seeds": (1,)})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.data.train_clips = 3
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.py")
+    bad = tmp_path / "bad.py"
+    bad.write_text("x = 1\n")
+    with pytest.raises(ConfigError, match="no get_config"):
+        load_config(bad)
+
+
+def test_to_dict_is_json_ready():
+    assert to_dict(Config())["data"]["train_seeds"] == [0, 10_000]

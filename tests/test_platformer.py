@@ -1,0 +1,112 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from genie.config import ConfigError, EnvConfig
+from genie.envs import PLATFORMER_ID
+from genie.envs import levels as L
+from genie.envs.platformer import ACTION_NAMES, PlatformerEnv, VecPlatformer
+
+RIGHT, JUMP, RIGHT_JUMP = (ACTION_NAMES.index(a) for a in ("right", "jump", "right+jump"))
+
+
+def test_passes_gymnasium_env_checker():
+    check_env(gym.make(PLATFORMER_ID).unwrapped, skip_render_check=False)
+
+
+def test_observations_are_uint8_frames_at_the_configured_resolution():
+    env = PlatformerEnv(EnvConfig(height=48, width=80, tiles_per_view=6))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (48, 80, 3) and obs.dtype == np.uint8
+    assert env.observation_space.contains(obs)
+
+
+def _rollout(seed, actions):
+    env = PlatformerEnv()
+    frames = [env.reset(seed=seed)[0]]
+    for a in actions:
+        obs, _, terminated, truncated, _ = env.step(a)
+        frames.append(obs)
+        if terminated or truncated:
+            break
+    return np.stack(frames)
+
+
+def test_same_seed_same_frames_different_seed_different_level():
+    actions = np.random.default_rng(0).integers(0, len(ACTION_NAMES), 60)
+    a, b = _rollout(3, actions), _rollout(3, actions)
+    np.testing.assert_array_equal(a, b)
+    grids = {L.generate_level(s).grid_HW.tobytes() for s in range(20)}
+    assert len(grids) == 20
+    assert not np.array_equal(_rollout(4, actions)[0], a[0])
+
+
+def test_levels_have_walls_a_coin_and_varied_features():
+    seen = set()
+    for seed in range(30):
+        level = L.generate_level(seed)
+        grid = level.grid_HW
+        assert (grid[:, 0] == L.WALL).all() and (grid[:, -1] == L.WALL).all()
+        assert (grid == L.COIN).sum() == 1 and grid[:, level.coin_col].tolist().count(L.COIN) == 1
+        seen |= set(np.unique(grid).tolist())
+        seen.add(("theme", level.theme))
+        if (level.enemy_speed_M != 0).any():
+            seen.add("enemy")
+    for tile in (L.GROUND, L.PLATFORM, L.CRATE, L.SPIKE, L.LAVA):
+        assert tile in seen
+    assert "enemy" in seen and len([s for s in seen if isinstance(s, tuple)]) >= 4
+
+
+def test_physics_inertia_gravity_and_jump():
+    env = VecPlatformer(EnvConfig(), 1)
+    env.reset_env(0, 0)
+    for _ in range(10):  # land on the ground
+        env.step(np.array([0]))
+    assert env.on_ground[0]
+    speeds = []
+    for _ in range(4):
+        env.step(np.array([RIGHT]))
+        speeds.append(env.vx[0])
+    assert 0 < speeds[0] < speeds[1] < speeds[2]  # speed builds up: inertia
+    y0 = env.y[0]
+    env.step(np.array([JUMP]))
+    assert env.y[0] < y0 and not env.on_ground[0]
+    for _ in range(40):
+        env.step(np.array([0]))
+    assert env.on_ground[0] and env.y[0] == pytest.approx(y0)  # gravity brings it back down
+
+
+def test_falling_into_a_pit_ends_the_episode():
+    env = VecPlatformer(EnvConfig(), 1)
+    env.reset_env(0, 0)
+    env.x[0], env.y[0] = 3.0, float(EnvConfig().level_height) + 0.5  # below the level
+    _, terminated, _ = env.step(np.array([0]))
+    assert terminated[0]
+
+
+def test_reaching_the_coin_pays_and_terminates():
+    env = PlatformerEnv()
+    env.reset(options={"level_seed": 5})
+    core = env.core
+    col = int(core.coin_col[0])
+    row = int(np.flatnonzero(core.grid[0, :, col] == L.COIN)[0])
+    core.x[0], core.y[0] = col + 0.1, row + 0.05
+    _, reward, terminated, truncated, info = env.step(0)
+    assert reward > 0 and terminated and not truncated and info["progress"] == 1.0
+
+
+def test_time_limit_truncates():
+    env = PlatformerEnv(EnvConfig(max_episode_steps=5))
+    env.reset(seed=1)
+    done = [env.step(0)[2:4] for _ in range(5)]
+    assert done[-1] == (False, True) and all(d == (False, False) for d in done[:-1])
+
+
+def test_bad_action_and_too_small_view_are_clear_errors():
+    env = PlatformerEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="not in 0..5"):
+        env.step(9)
+    with pytest.raises(ConfigError, match="tiles under 2 pixels"):
+        VecPlatformer(EnvConfig(height=16, tiles_per_view=10), 1)

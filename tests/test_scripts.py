@@ -1,0 +1,46 @@
+"""The command-line entry points, run as a user runs them."""
+
+import json
+import subprocess
+import sys
+
+from genie.data import shards
+from tests.conftest import ROOT
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_generate_data_script(tmp_path):
+    out = tmp_path / "d"
+    result = _run("scripts/generate_data.py", "--config", "configs/tiny.py", "--out", str(out),
+                  "--config.data.train_clips=32")
+    assert result.returncode == 0, result.stderr
+    assert shards.read_manifest(out)["splits"]["train"]["num_clips"] == 32
+    assert (out / "preview.gif").exists()
+    again = _run("scripts/generate_data.py", "--config", "configs/tiny.py", "--out", str(out))
+    assert again.returncode == 2 and "another config" in again.stderr
+
+
+def test_bad_override_is_refused_with_the_valid_fields(tmp_path):
+    result = _run("scripts/generate_data.py", "--config", "configs/tiny.py", "--out", str(tmp_path),
+                  "--config.data.num_clips=3")
+    assert result.returncode == 2
+    assert "unknown config field 'data.num_clips'" in result.stderr and "train_clips" in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_import_videos_script_reports_an_empty_folder(tmp_path):
+    result = _run("scripts/import_videos.py", str(tmp_path), "--out", str(tmp_path / "o"),
+                  "--config", "configs/tiny.py")
+    assert result.returncode == 2 and "holds no videos" in result.stderr
+
+
+def test_benchmark_datagen_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = _run("scripts/benchmark.py", "datagen", "--config", "configs/tiny.py", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    numbers = json.loads(out.read_text())
+    for key in ("frames_per_s", "write_frames_per_s", "load_batches_per_s"):
+        assert numbers[key] > 0
