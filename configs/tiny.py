@@ -1,11 +1,11 @@
-"""Tiny config for tests: a few clips of 32x32, generated in about a second.
+"""Tiny config for tests: a few clips of 32x32 and models of a few thousand parameters.
 
     python scripts/generate_data.py --config configs/tiny.py --out data/tiny
 
-Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32.
+Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a second.
 """
 
-from genie.config import Config, DataConfig, EnvConfig
+from genie.config import Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, TokenizerConfig
 
 
 def get_config() -> Config:
@@ -14,4 +14,9 @@ def get_config() -> Config:
         env=EnvConfig(height=32, width=32, tiles_per_view=8, min_level_length=24, max_level_length=40),
         data=DataConfig(clip_length=8, train_clips=48, val_clips=16, test_clips=16, clips_per_shard=16,
                         envs_per_worker=4, workers=1),
+        tokenizer=TokenizerConfig(patch_size=8, width=32, ffw=64, heads=2, encoder_layers=1, decoder_layers=1,
+                                  num_codes=64, code_dim=8),
+        lam=LAMConfig(patch_size=16, width=32, ffw=64, heads=2, encoder_layers=1, decoder_layers=1,
+                      num_actions=4, code_dim=8),
+        dynamics=DynamicsConfig(width=32, ffw=64, heads=2, layers=2, maskgit_steps=4),
     )

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from genie.config import Config
+from genie.models import build_models, count_params
 from genie.data import shards
 from genie.data.generate import generate_dataset
 from genie.data.loader import Loader
@@ -45,3 +46,11 @@ def datagen(cfg: Config, batch_size: int = 8, load_batches: int = 200) -> dict:
         "load_batches_per_s": round(load_batches / load_s, 1),
         "load_batch_shape": list(np.shape(batch["video_BTHWC"])),
     }
+
+
+def params(cfg: Config) -> dict:
+    """Parameter counts of each model at cfg's shapes (built abstractly: no memory, no time)."""
+    from flax import nnx
+
+    models = nnx.eval_shape(lambda: build_models(cfg, nnx.Rngs(0)))
+    return {name: count_params(model) for name, model in models.items()}

@@ -54,11 +54,65 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """ST-ViViT VQ-VAE: patchify, causal ST encoder, VQ, causal ST decoder."""
+
+    patch_size: int = 4
+    width: int = 128
+    ffw: int = 512
+    heads: int = 4
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    num_codes: int = 1024  # K
+    code_dim: int = 32  # L
+    commitment_weight: float = 0.25
+    codebook_weight: float = 1.0
+    usage_decay: float = 0.99  # EMA of how often each code is chosen
+    dead_code_threshold: float = 1e-3  # codes chosen less than this (EMA fraction) are restarted
+
+
+@dataclasses.dataclass(frozen=True)
+class LAMConfig:
+    """Latent action model: reads pixels, one of A discrete actions per transition."""
+
+    patch_size: int = 16
+    width: int = 128
+    ffw: int = 512
+    heads: int = 4
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    num_actions: int = 8  # A
+    code_dim: int = 32
+    commitment_weight: float = 0.25
+    codebook_weight: float = 1.0
+    usage_decay: float = 0.99
+    dead_code_threshold: float = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class DynamicsConfig:
+    """MaskGIT dynamics over tokenizer tokens, actions added to the frame they lead to."""
+
+    width: int = 128
+    ffw: int = 512
+    heads: int = 4
+    layers: int = 4
+    mask_rate_min: float = 0.5  # training mask rate ~ U(min, max) per sample
+    mask_rate_max: float = 1.0
+    maskgit_steps: int = 8  # S
+    temperature: float = 1.0
+    choice_temperature: float = 4.5  # gumbel noise on the keep/re-mask choice, annealed to 0
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     name: str = "default"
     seed: int = 0
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
+    lam: LAMConfig = dataclasses.field(default_factory=LAMConfig)
+    dynamics: DynamicsConfig = dataclasses.field(default_factory=DynamicsConfig)
 
     @property
     def data_dir(self) -> pathlib.Path:

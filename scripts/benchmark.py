@@ -1,6 +1,7 @@
 """Measures speed and writes JSON.
 
     python scripts/benchmark.py datagen [--config configs/cpu.py] [--json out.json]
+    python scripts/benchmark.py params --config configs/coinrun.py
 """
 
 import argparse
@@ -10,7 +11,7 @@ import sys
 from genie import benchmark
 from genie.config import ConfigError, apply_overrides, load_config
 
-TARGETS = {"datagen": benchmark.datagen}
+TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params}
 
 
 def main(argv=None) -> int:

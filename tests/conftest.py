@@ -19,3 +19,44 @@ def tiny_data(tiny_cfg, tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "tiny"
     prepare_dataset(tiny_cfg, out, log=lambda *_: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_batch(tiny_data):
+    """Two real clips from the tiny dataset as float32 in [0, 1]: [2, 8, 32, 32, 3]."""
+    import numpy as np
+
+    from genie.data.loader import Loader
+
+    video = next(Loader(tiny_data, "train", batch_size=2, seed=0))["video_BTHWC"]
+    return np.asarray(video, np.float32) / 255.0
+
+
+def make_models(cfg, seed=0):
+    """The three models at cfg's shapes: (tokenizer, lam, dynamics)."""
+    from flax import nnx
+
+    from genie.models import build_models
+
+    models = build_models(cfg, nnx.Rngs(seed))
+    return models["tokenizer"], models["lam"], models["dynamics"]
+
+
+def fit(model, loss_fn, steps, lr=3e-3):
+    """Adam on loss_fn(model, step) -> (loss, metrics); returns the metrics of every step."""
+    import jax
+    import optax
+    from flax import nnx
+
+    optimizer = nnx.Optimizer(model, optax.adam(lr), wrt=nnx.Param)
+
+    @nnx.jit
+    def train_step(model, optimizer, step):
+        (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, step)
+        optimizer.update(model, grads)
+        return metrics
+
+    history = []
+    for step in range(steps):
+        history.append(jax.device_get(train_step(model, optimizer, step)))
+    return history

@@ -44,3 +44,11 @@ def test_benchmark_datagen_writes_json(tmp_path):
     numbers = json.loads(out.read_text())
     for key in ("frames_per_s", "write_frames_per_s", "load_batches_per_s"):
         assert numbers[key] > 0
+
+
+def test_benchmark_params_counts_each_model():
+    result = _run("scripts/benchmark.py", "params", "--config", "configs/coinrun.py")
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    # Genie's CoinRun shapes: tens of millions of parameters per model.
+    assert all(30e6 < counts[m] < 100e6 for m in ("tokenizer", "lam", "dynamics"))

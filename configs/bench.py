@@ -1,0 +1,23 @@
+"""Reference shapes for comparing speed with other codebases (64x64, T=16, B=8).
+
+    python scripts/benchmark.py params --config configs/bench.py
+
+Expected: tokenizer width 256, feed-forward 1024, 4+4 blocks, 8 heads, patch 8, 1024 codes of
+dimension 32; LAM width 256, 4+4 blocks, patch 16, 6 actions; dynamics width 256, 4 blocks;
+25 MaskGIT steps.
+"""
+
+from genie.config import Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, TokenizerConfig
+
+
+def get_config() -> Config:
+    return Config(
+        name="bench",
+        env=EnvConfig(height=64, width=64),
+        data=DataConfig(clip_length=16),
+        tokenizer=TokenizerConfig(patch_size=8, width=256, ffw=1024, heads=8, encoder_layers=4, decoder_layers=4,
+                                  num_codes=1024, code_dim=32),
+        lam=LAMConfig(patch_size=16, width=256, ffw=1024, heads=8, encoder_layers=4, decoder_layers=4,
+                      num_actions=6, code_dim=32),
+        dynamics=DynamicsConfig(width=256, ffw=1024, heads=8, layers=4, maskgit_steps=25),
+    )

@@ -1,0 +1,154 @@
+"""Spatiotemporal transformer: spatial attention within a frame, causal temporal attention
+across frames (RoPE on the time axis), one feed-forward; and patchify/unpatchify.
+
+Temporal attention can run one new frame against cached keys/values of past frames
+(`STTransformer.step`), which `STTransformer.prefill` fills from a window of past frames. A
+cache holds the keys/values of `C` frame slots, each frame at its slot index as its RoPE
+position, so running the new frame at slot n against a cache of slots 0..n-1 computes exactly
+what a full causal pass over those n+1 frames computes for its last frame.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+Cache = list  # per layer: (keys_BNCHd, values_BNCHd) of the temporal attention
+
+
+def patchify(video_BTHWC: jax.Array, patch: int) -> jax.Array:
+    """[B,T,H,W,C] -> [B,T,N,P] with N = (H/p)(W/p) patches of P = p*p*C values, row-major."""
+    b, t, h, w, c = video_BTHWC.shape
+    if h % patch or w % patch:
+        raise ValueError(f"frames of {h}x{w} do not split into patches of {patch}")
+    x = video_BTHWC.reshape(b, t, h // patch, patch, w // patch, patch, c)
+    return x.transpose(0, 1, 2, 4, 3, 5, 6).reshape(b, t, (h // patch) * (w // patch), patch * patch * c)
+
+
+def unpatchify(patches_BTNP: jax.Array, patch: int, height: int, width: int) -> jax.Array:
+    b, t = patches_BTNP.shape[:2]
+    c = patches_BTNP.shape[-1] // (patch * patch)
+    x = patches_BTNP.reshape(b, t, height // patch, width // patch, patch, patch, c)
+    return x.transpose(0, 1, 2, 4, 3, 5, 6).reshape(b, t, height, width, c)
+
+
+def rope(x_BSHd: jax.Array, positions_S: jax.Array) -> jax.Array:
+    """Rotary position embedding over the sequence axis (axis 1)."""
+    half = x_BSHd.shape[-1] // 2
+    freq = 1.0 / (10_000 ** (jnp.arange(half, dtype=jnp.float32) / half))
+    angle = positions_S.astype(jnp.float32)[:, None] * freq[None, :]
+    cos, sin = jnp.cos(angle)[None, :, None, :], jnp.sin(angle)[None, :, None, :]
+    x1, x2 = x_BSHd[..., :half], x_BSHd[..., half:]
+    return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).astype(x_BSHd.dtype)
+
+
+class Attention(nnx.Module):
+    """Multi-head self-attention with QK-norm; the caller decides the sequence axis and mask."""
+
+    def __init__(self, width: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32):
+        if width % heads:
+            raise ValueError(f"width {width} is not divisible by {heads} heads")
+        self.heads, self.head_dim = heads, width // heads
+        self.qkv = nnx.Linear(width, 3 * width, use_bias=False, dtype=dtype, rngs=rngs)
+        self.out = nnx.Linear(width, width, dtype=dtype, rngs=rngs)
+        # QK-norm keeps attention logits bounded, which stabilises training at any width.
+        self.q_norm = nnx.RMSNorm(self.head_dim, dtype=dtype, rngs=rngs)
+        self.k_norm = nnx.RMSNorm(self.head_dim, dtype=dtype, rngs=rngs)
+
+    def project(self, x_BSD):
+        b, s, _ = x_BSD.shape
+        q, k, v = jnp.split(self.qkv(x_BSD).reshape(b, s, 3 * self.heads, self.head_dim), 3, axis=2)
+        return self.q_norm(q), self.k_norm(k), v
+
+    def attend(self, q_BSHd, k_BKHd, v_BKHd, mask=None):
+        y = jax.nn.dot_product_attention(q_BSHd, k_BKHd, v_BKHd, mask=mask)
+        b, s = y.shape[:2]
+        return self.out(y.reshape(b, s, self.heads * self.head_dim))
+
+
+class STBlock(nnx.Module):
+    """Pre-norm: spatial attention, causal temporal attention, feed-forward."""
+
+    def __init__(self, width: int, ffw: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32):
+        self.spatial_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
+        self.spatial = Attention(width, heads, rngs=rngs, dtype=dtype)
+        self.temporal_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
+        self.temporal = Attention(width, heads, rngs=rngs, dtype=dtype)
+        self.ffw_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
+        self.ffw_in = nnx.Linear(width, ffw, dtype=dtype, rngs=rngs)
+        self.ffw_out = nnx.Linear(ffw, width, dtype=dtype, rngs=rngs)
+
+    def _spatial(self, x_BTND):
+        b, t, n, d = x_BTND.shape
+        h = self.spatial_norm(x_BTND).reshape(b * t, n, d)
+        q, k, v = self.spatial.project(h)
+        return x_BTND + self.spatial.attend(q, k, v).reshape(b, t, n, d)
+
+    def _ffw(self, x):
+        return x + self.ffw_out(jax.nn.gelu(self.ffw_in(self.ffw_norm(x))))
+
+    def _temporal_qkv(self, x_BTND, positions_T):
+        b, t, n, d = x_BTND.shape
+        h = self.temporal_norm(x_BTND).transpose(0, 2, 1, 3).reshape(b * n, t, d)
+        q, k, v = self.temporal.project(h)
+        return rope(q, positions_T), rope(k, positions_T), v
+
+    def __call__(self, x_BTND):
+        """Full causal pass; also returns this block's temporal keys/values [B,N,T,H,d]."""
+        b, t, n, d = x_BTND.shape
+        x_BTND = self._spatial(x_BTND)
+        q, k, v = self._temporal_qkv(x_BTND, jnp.arange(t))
+        causal_TT = jnp.tril(jnp.ones((t, t), bool))
+        y = self.temporal.attend(q, k, v, mask=causal_TT[None, None])
+        x_BTND = x_BTND + y.reshape(b, n, t, d).transpose(0, 2, 1, 3)
+        kv = tuple(a.reshape(b, n, t, *a.shape[2:]) for a in (k, v))
+        return self._ffw(x_BTND), kv
+
+    def step(self, x_BND, cache_kv, slot):
+        """One new frame at slot `slot` (traced int) against cached slots < slot."""
+        b, n, d = x_BND.shape
+        x_B1ND = self._spatial(x_BND[:, None])
+        q, k, v = self._temporal_qkv(x_B1ND, jnp.full((1,), slot))
+        cache_k, cache_v = (a.reshape(b * n, *a.shape[2:]) for a in cache_kv)
+        keys, values = jnp.concatenate([cache_k, k], 1), jnp.concatenate([cache_v, v], 1)
+        slots = cache_k.shape[1]
+        visible_K = jnp.concatenate([jnp.arange(slots) < slot, jnp.ones((1,), bool)])
+        y = self.temporal.attend(q, keys, values, mask=visible_K[None, None, None, :])
+        x_B1ND = x_B1ND + y.reshape(b, 1, n, d)
+        kv = tuple(a.reshape(b, n, 1, *a.shape[2:]) for a in (k, v))
+        return self._ffw(x_B1ND)[:, 0], kv
+
+
+class STTransformer(nnx.Module):
+    """A stack of ST blocks with a final norm; causal in time."""
+
+    def __init__(self, width: int, ffw: int, heads: int, layers: int, *, rngs: nnx.Rngs, dtype=jnp.float32):
+        self.blocks = nnx.List([STBlock(width, ffw, heads, rngs=rngs, dtype=dtype) for _ in range(layers)])
+        self.norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
+
+    def __call__(self, x_BTND):
+        return self.prefill(x_BTND)[0]
+
+    def prefill(self, x_BTND) -> tuple[jax.Array, Cache]:
+        """Full causal pass over T frames; returns the output and a cache of T slots."""
+        cache = []
+        for block in self.blocks:
+            x_BTND, kv = block(x_BTND)
+            cache.append(kv)
+        return self.norm(x_BTND), cache
+
+    def step(self, x_BND, cache: Cache, slot) -> tuple[jax.Array, Cache]:
+        """Runs one new frame at `slot` against the cache; returns its output and its own
+        keys/values (one slot per layer), which `write_slot` can add to the cache."""
+        new = []
+        for block, kv in zip(self.blocks, cache):
+            x_BND, frame_kv = block.step(x_BND, kv, slot)
+            new.append(frame_kv)
+        return self.norm(x_BND), new
+
+
+def write_slot(cache: Cache, frame_kv: Cache, slot) -> Cache:
+    """The cache with one frame's keys/values written at `slot` (traced int)."""
+    return [tuple(jax.lax.dynamic_update_slice_in_dim(c, f, slot, axis=2) for c, f in zip(ckv, fkv))
+            for ckv, fkv in zip(cache, frame_kv)]

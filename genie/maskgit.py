@@ -1,0 +1,62 @@
+"""MaskGIT: training masks and the parallel decoding loop, as pure functions.
+
+The model enters decoding only through `logits_fn(tokens_BN) -> logits_BNK`, so the same loop
+serves full recomputation and cached stepping.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+
+def training_mask(key, shape_BTN, rate_min: float, rate_max: float) -> jax.Array:
+    """Bernoulli mask with a rate ~ U(rate_min, rate_max) per sample; frame 0 is never masked."""
+    k_rate, k_mask = jax.random.split(key)
+    rate_B = jax.random.uniform(k_rate, (shape_BTN[0],), minval=rate_min, maxval=rate_max)
+    mask = jax.random.uniform(k_mask, shape_BTN) < rate_B[:, None, None]
+    return mask.at[:, 0].set(False)
+
+
+def cosine_schedule(ratio):
+    """Fraction of the initially unknown tokens still masked after `ratio` of the steps."""
+    return jnp.cos(0.5 * math.pi * ratio)
+
+
+def decode(logits_fn, tokens_BN: jax.Array, mask_id: int, key: jax.Array, steps: int,
+           temperature: float = 1.0, choice_temperature: float = 4.5):
+    """Fills every `mask_id` position of tokens_BN in `steps` steps; known tokens never change.
+
+    Each step samples all unknown positions, keeps the most confident (log-probability plus
+    Gumbel noise annealed to zero, i.e. a Gumbel top-k choice) and re-masks the rest, so that
+    cos(pi/2 * s/S) of the unknown tokens are still masked after step s. Returns the final
+    tokens and the tokens after every step, [S, B, N].
+    """
+    unknown0_B = jnp.sum(tokens_BN == mask_id, axis=-1)
+
+    def one_step(carry, s):
+        tokens, key = carry
+        key, k_sample, k_choice = jax.random.split(key, 3)
+        logits = logits_fn(tokens).astype(jnp.float32)
+        if temperature > 0:
+            sampled = jax.random.categorical(k_sample, logits / temperature, axis=-1)
+        else:
+            sampled = jnp.argmax(logits, axis=-1)
+        logp = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), sampled[..., None], axis=-1)[..., 0]
+        unknown = tokens == mask_id
+        ratio = (s + 1) / steps
+        # The epsilon keeps float32 rounding (cos(pi/3) = 0.49999997) from dropping a token.
+        still_masked = jnp.floor(unknown0_B * cosine_schedule(ratio) + 1e-4).astype(jnp.int32)
+        # At least one new token per step, so every position is filled after S steps.
+        still_masked = jnp.clip(still_masked, 0, jnp.sum(unknown, axis=-1) - 1)
+        gumbel = jax.random.gumbel(k_choice, logp.shape)
+        confidence = jnp.where(unknown, logp + choice_temperature * (1.0 - ratio) * gumbel, jnp.inf)
+        threshold = jnp.take_along_axis(jnp.sort(confidence, axis=-1), still_masked[:, None], axis=-1)
+        keep = unknown & (confidence >= threshold)
+        tokens = jnp.where(keep, sampled, tokens)
+        return (tokens, key), tokens
+
+    (tokens, _), history = jax.lax.scan(one_step, (tokens_BN, key), jnp.arange(steps))
+    return tokens, history

@@ -1,0 +1,81 @@
+"""VideoTokenizer: an ST-ViViT VQ-VAE. video -> tokens -> video, causal in time."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from genie.config import EnvConfig, TokenizerConfig
+from genie.layers import Cache, STTransformer, patchify, unpatchify
+from genie.vq import VectorQuantizer
+
+
+def psnr(a, b, axis=None):
+    """Peak signal-to-noise ratio in dB of images in [0, 1]."""
+    mse = jnp.mean(jnp.square(a - b), axis=axis)
+    return -10.0 * jnp.log10(jnp.maximum(mse, 1e-10))
+
+
+class VideoTokenizer(nnx.Module):
+    def __init__(self, cfg: TokenizerConfig, env: EnvConfig, *, rngs: nnx.Rngs):
+        self.cfg, self.height, self.width = cfg, env.height, env.width
+        p = cfg.patch_size
+        if env.height % p or env.width % p:
+            raise ValueError(f"tokenizer.patch_size={p} does not divide frames of {env.height}x{env.width}")
+        self.num_tokens = (env.height // p) * (env.width // p)  # N
+        patch_dim = p * p * 3
+        self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
+        self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))
+        self.encoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.encoder_layers, rngs=rngs)
+        self.to_code = nnx.Linear(cfg.width, cfg.code_dim, rngs=rngs)
+        self.vq = VectorQuantizer(cfg.num_codes, cfg.code_dim, usage_decay=cfg.usage_decay,
+                                  dead_threshold=cfg.dead_code_threshold, rngs=rngs)
+        self.from_code = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)
+        self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))
+        self.decoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.decoder_layers, rngs=rngs)
+        self.to_pixels = nnx.Linear(cfg.width, patch_dim, rngs=rngs)
+
+    def _encode_latents(self, video_BTHWC):
+        x = self.embed(patchify(video_BTHWC, self.cfg.patch_size)) + self.enc_pos[...]
+        return self.to_code(self.encoder(x))
+
+    def encode(self, video_BTHWC: jax.Array) -> jax.Array:
+        """Float video in [0, 1] -> tokens_BTN (ints in [0, K))."""
+        return self.vq(self._encode_latents(video_BTHWC))[1]
+
+    def _decoder_input(self, codes_BTNL):
+        return self.from_code(codes_BTNL) + self.dec_pos[...]
+
+    def _to_video(self, h_BTND):
+        patches = jax.nn.sigmoid(self.to_pixels(h_BTND))
+        return unpatchify(patches, self.cfg.patch_size, self.height, self.width)
+
+    def decode(self, tokens_BTN: jax.Array) -> jax.Array:
+        """tokens_BTN -> video_BTHWC in [0, 1]."""
+        return self._to_video(self.decoder(self._decoder_input(self.vq.lookup(tokens_BTN))))
+
+    def decoder_prefill(self, tokens_BTN: jax.Array) -> tuple[jax.Array, Cache]:
+        """Decodes T frames and returns the decoder cache of their T slots."""
+        h, cache = self.decoder.prefill(self._decoder_input(self.vq.lookup(tokens_BTN)))
+        return self._to_video(h), cache
+
+    def decode_step(self, tokens_BN: jax.Array, cache: Cache, slot) -> tuple[jax.Array, Cache]:
+        """Decodes one new frame at `slot` against the cache: (frame_BHWC, its keys/values)."""
+        h, frame_kv = self.decoder.step(self._decoder_input(self.vq.lookup(tokens_BN)), cache, slot)
+        return self._to_video(h[:, None])[:, 0], frame_kv
+
+    def __call__(self, video_BTHWC: jax.Array, update_usage: bool = False):
+        """Reconstruction; returns (recon_BTHWC, tokens_BTN, vq stats, latents)."""
+        z = self._encode_latents(video_BTHWC)
+        q, tokens, aux = self.vq(z, update_usage=update_usage)
+        recon = self._to_video(self.decoder(self._decoder_input(q)))
+        return recon, tokens, aux, z
+
+    def loss(self, video_BTHWC: jax.Array):
+        """Reconstruction + VQ losses; metrics include PSNR. Updates code usage (training)."""
+        recon, _, aux, z = self(video_BTHWC, update_usage=True)
+        mse = jnp.mean(jnp.square(recon - video_BTHWC))
+        loss = mse + self.cfg.codebook_weight * aux["codebook_loss"] + self.cfg.commitment_weight * aux["commitment_loss"]
+        metrics = {"loss": loss, "mse": mse, "psnr": psnr(recon, video_BTHWC), **aux}
+        return loss, metrics, z

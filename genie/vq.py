@@ -1,0 +1,64 @@
+"""Vector quantiser with l2-normalised codes, a straight-through estimator, usage statistics
+and restart of dead codes from recent encoder outputs."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+class CodeUsage(nnx.Variable):
+    """Running (EMA) fraction of assignments per code; state, not a trained parameter."""
+
+
+def l2_normalize(x, axis=-1, eps=1e-6):
+    return x * jax.lax.rsqrt(jnp.sum(x * x, axis=axis, keepdims=True) + eps)
+
+
+class VectorQuantizer(nnx.Module):
+    def __init__(self, num_codes: int, code_dim: int, *, usage_decay: float = 0.99,
+                 dead_threshold: float = 1e-3, rngs: nnx.Rngs):
+        self.num_codes, self.code_dim = num_codes, code_dim
+        self.usage_decay, self.dead_threshold = usage_decay, dead_threshold
+        self.codebook = nnx.Param(l2_normalize(jax.random.normal(rngs.params(), (num_codes, code_dim))))
+        self.usage = CodeUsage(jnp.full((num_codes,), 1.0 / num_codes))
+
+    def codes(self) -> jax.Array:
+        return l2_normalize(self.codebook[...])
+
+    def lookup(self, indices) -> jax.Array:
+        return jnp.take(self.codes(), indices, axis=0)
+
+    def __call__(self, z_ML: jax.Array, update_usage: bool = False):
+        """Quantises z [..., L]; returns (straight-through codes, indices, losses and stats)."""
+        z = l2_normalize(z_ML)
+        codes = self.codes()
+        indices = jnp.argmax(z @ codes.T, axis=-1)  # nearest code = highest cosine on the sphere
+        q = jnp.take(codes, indices, axis=0)
+        counts_K = jnp.bincount(indices.reshape(-1), length=self.num_codes)
+        fraction_K = counts_K / indices.size
+        if update_usage:
+            self.usage[...] = self.usage_decay * self.usage[...] + (1 - self.usage_decay) * fraction_K
+        entropy = -jnp.sum(jnp.where(fraction_K > 0, fraction_K * jnp.log(jnp.maximum(fraction_K, 1e-12)), 0.0))
+        aux = {
+            "codebook_loss": jnp.mean(jnp.square(q - jax.lax.stop_gradient(z))),
+            "commitment_loss": jnp.mean(jnp.square(z - jax.lax.stop_gradient(q))),
+            "codes_used": jnp.mean(counts_K > 0),  # fraction of the codebook used in this batch
+            "perplexity": jnp.exp(entropy),
+        }
+        q_st = z + jax.lax.stop_gradient(q - z)  # forward: the code; backward: identity to z
+        return q_st, indices, aux
+
+    def dead_codes(self) -> jax.Array:
+        return self.usage[...] < self.dead_threshold
+
+    def restart_dead_codes(self, z_ML: jax.Array, key: jax.Array) -> jax.Array:
+        """Moves each dead code onto a random recent encoder output; returns how many moved."""
+        z = l2_normalize(z_ML.reshape(-1, self.code_dim))
+        dead_K = self.dead_codes()
+        picks = jax.random.randint(key, (self.num_codes,), 0, z.shape[0])
+        self.codebook[...] = jnp.where(dead_K[:, None], z[picks], self.codebook[...])
+        # A restarted code starts as if used at the average rate, so it is not restarted at once.
+        self.usage[...] = jnp.where(dead_K, 1.0 / self.num_codes, self.usage[...])
+        return jnp.sum(dead_K)

@@ -1,0 +1,43 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tests.conftest import fit, make_models
+
+
+def test_actions_do_not_depend_on_later_frames(tiny_cfg, tiny_batch):
+    """a_0..a_{t-1} (transitions up to frame t) ignore frames after t."""
+    _, lam, _ = make_models(tiny_cfg)
+    video = jnp.asarray(tiny_batch)
+    t = 3
+    perturbed = video.at[:, t + 1:].set(jax.random.uniform(jax.random.key(0), video[:, t + 1:].shape))
+    z, z2 = lam.encode(video), lam.encode(perturbed)
+    assert z.shape == (2, video.shape[1] - 1, tiny_cfg.lam.code_dim)
+    np.testing.assert_allclose(z[:, :t], z2[:, :t], atol=1e-5)
+    assert not np.allclose(z[:, t:], z2[:, t:], atol=1e-3)
+    actions = lam.infer_actions(video)
+    assert actions.shape == (2, video.shape[1] - 1)
+    assert int(actions.min()) >= 0 and int(actions.max()) < tiny_cfg.lam.num_actions
+
+
+def test_frame_t_plus_1_reaches_the_decoder_only_through_a_t(tiny_cfg, tiny_batch):
+    _, lam, _ = make_models(tiny_cfg)
+    video = jnp.asarray(tiny_batch)
+    q, _, _ = lam.vq(lam.encode(video))
+    for t in range(video.shape[1] - 1):
+        changed = video.at[:, t + 1].set(jax.random.uniform(jax.random.key(t), video[:, t + 1].shape))
+        pred, pred_changed = lam.decode(video, q), lam.decode(changed, q)  # a_t held fixed
+        np.testing.assert_allclose(pred[:, t], pred_changed[:, t], atol=1e-5)
+        # ... while a different a_t does change the reconstruction of frame t+1.
+        other = q.at[:, t].set(lam.vq.codes()[(lam.vq(q[:, t])[1] + 1) % tiny_cfg.lam.num_actions])
+        assert not np.allclose(lam.decode(video, other)[:, t], pred[:, t], atol=1e-4)
+
+
+def test_overfits_one_batch(tiny_cfg, tiny_batch):
+    """Measured: PSNR of predicted next frames 9.6 dB at the start, 22.4 dB after 200 steps."""
+    _, lam, _ = make_models(tiny_cfg)
+    video = jnp.asarray(tiny_batch)
+    history = fit(lam, lambda m, step: m.loss(video)[:2], steps=200)
+    start, end = history[0]["psnr"], history[-1]["psnr"]
+    print(f"LAM PSNR {start:.1f} -> {end:.1f} dB")
+    assert end > start + 8
