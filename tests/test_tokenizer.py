@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from genie.tokenizer import psnr
 from tests.conftest import fit, make_models
@@ -28,14 +29,26 @@ def test_encoder_and_decoder_are_causal_in_time(tiny_cfg, tiny_batch):
     assert not np.allclose(frames[:, t + 1:], frames2[:, t + 1:], atol=1e-3)
 
 
-def test_cached_decoding_equals_full_decoding(tiny_cfg, tiny_batch):
+@nnx.jit
+def _cached_decode(tokenizer, window, new, slot):
+    _, cache = tokenizer.decoder_prefill(window)
+    return tokenizer.decode_step(new, cache, slot)[0]
+
+
+_full_decode = nnx.jit(lambda tokenizer, tokens: tokenizer.decode(tokens)[:, -1])
+
+
+def test_cached_decoding_equals_full_decoding_past_the_window(tiny_cfg, tiny_batch):
     tokenizer, _, _ = make_models(tiny_cfg)
-    tokens = tokenizer.encode(jnp.asarray(tiny_batch))
-    slots = tokens.shape[1] - 1
-    for n in (1, 4, slots):
-        _, cache = tokenizer.decoder_prefill(tokens[:, :slots])
-        frame, _ = tokenizer.decode_step(tokens[:, n], cache, n)
-        np.testing.assert_allclose(frame, tokenizer.decode(tokens[:, :n + 1])[:, n], atol=1e-5)
+    clip = tokenizer.encode(jnp.asarray(tiny_batch))
+    tokens = jnp.concatenate([clip, clip[:, ::-1]], axis=1)  # twice the context
+    slots = clip.shape[1] - 1
+    for i in range(1, tokens.shape[1]):
+        first = max(0, i - slots)
+        past = tokens[:, first:i]
+        window = jnp.concatenate([past, jnp.zeros_like(tokens[:, :slots - past.shape[1]])], axis=1)
+        frame = _cached_decode(tokenizer, window, tokens[:, i], i - first)
+        np.testing.assert_allclose(frame, _full_decode(tokenizer, tokens[:, first:i + 1]), atol=1e-5)
 
 
 def test_overfits_one_batch(tiny_cfg, tiny_batch):
