@@ -2,10 +2,14 @@
 
     python scripts/generate_data.py --config configs/tiny.py --out data/tiny
 
-Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a second.
+    python scripts/train.py --config configs/tiny.py
+
+Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a second; each
+stage trains 6 steps, the whole pipeline in well under a minute.
 """
 
-from genie.config import Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, TokenizerConfig
+from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, OptimConfig, TokenizerConfig,
+                          TrainConfig)
 
 
 def get_config() -> Config:
@@ -19,4 +23,9 @@ def get_config() -> Config:
         lam=LAMConfig(patch_size=16, width=32, ffw=64, heads=2, encoder_layers=1, decoder_layers=1,
                       num_actions=4, code_dim=8),
         dynamics=DynamicsConfig(width=32, ffw=64, heads=2, layers=2, maskgit_steps=4),
+        train=TrainConfig(tokenizer=_optim, lam=_optim, dynamics=_optim, log_every=2, checkpoint_every=4,
+                          sample_every=6, restart_dead_codes_every=3),
     )
+
+
+_optim = OptimConfig(steps=6, batch_size=4, lr=1e-3, warmup_steps=2)

@@ -105,6 +105,38 @@ class DynamicsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """One stage's optimisation: AdamW, warmup then a decay, gradient clipping."""
+
+    steps: int = 1000
+    batch_size: int = 8  # global, over all processes and devices
+    lr: float = 3e-4
+    warmup_steps: int = 100
+    schedule: str = "cosine"  # cosine | wsd (warmup-stable-decay) | constant
+    end_lr_fraction: float = 0.1  # the learning rate ends at lr * this
+    decay_fraction: float = 0.2  # wsd: the last fraction of steps decays
+    b1: float = 0.9
+    b2: float = 0.99
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    tokenizer: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    lam: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    dynamics: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    cotrain_lam: bool = False  # the dynamics stage also trains the LAM (Genie's CoinRun case study)
+    log_every: int = 20
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    sample_every: int = 500  # pictures of reconstructions and rollouts; 0 for none
+    restart_dead_codes_every: int = 50  # VQ dead-code restart interval; 0 for never
+    param_sharding: str = "replicate"  # replicate | fsdp (shard parameters over the data axis)
+    wandb: bool = False  # also log to Weights & Biases (pip install wandb)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     name: str = "default"
     seed: int = 0
@@ -113,6 +145,7 @@ class Config:
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     lam: LAMConfig = dataclasses.field(default_factory=LAMConfig)
     dynamics: DynamicsConfig = dataclasses.field(default_factory=DynamicsConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     @property
     def data_dir(self) -> pathlib.Path:

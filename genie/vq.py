@@ -22,7 +22,7 @@ class VectorQuantizer(nnx.Module):
         self.num_codes, self.code_dim = num_codes, code_dim
         self.usage_decay, self.dead_threshold = usage_decay, dead_threshold
         self.codebook = nnx.Param(l2_normalize(jax.random.normal(rngs.params(), (num_codes, code_dim))))
-        self.usage = CodeUsage(jnp.full((num_codes,), 1.0 / num_codes))
+        self.usage = CodeUsage(jnp.full((num_codes,), 1.0 / num_codes, jnp.float32))  # not weak-typed: one compile
 
     def codes(self) -> jax.Array:
         return l2_normalize(self.codebook[...])
@@ -53,10 +53,11 @@ class VectorQuantizer(nnx.Module):
     def dead_codes(self) -> jax.Array:
         return self.usage[...] < self.dead_threshold
 
-    def restart_dead_codes(self, z_ML: jax.Array, key: jax.Array) -> jax.Array:
-        """Moves each dead code onto a random recent encoder output; returns how many moved."""
+    def restart_dead_codes(self, z_ML: jax.Array, key: jax.Array, enabled=True) -> jax.Array:
+        """Moves each dead code onto a random recent encoder output; returns how many moved.
+        `enabled` may be traced, so a jitted train step can restart every n-th step."""
         z = l2_normalize(z_ML.reshape(-1, self.code_dim))
-        dead_K = self.dead_codes()
+        dead_K = self.dead_codes() & enabled
         picks = jax.random.randint(key, (self.num_codes,), 0, z.shape[0])
         self.codebook[...] = jnp.where(dead_K[:, None], z[picks], self.codebook[...])
         # A restarted code starts as if used at the average rate, so it is not restarted at once.

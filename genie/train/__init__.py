@@ -1,0 +1,1 @@
+"""Training: one trainer for every stage, checkpoints, sharding and logging."""

@@ -1,0 +1,71 @@
+"""Checkpoints of a stage with orbax: model, optimizer, step, data-loader position and the config.
+
+A checkpoint records the config fields it depends on; restoring it under a config that
+differs in any of them is refused with the list of differences, instead of failing on array
+shapes (or worse, loading weights into a model they were not trained for).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used here; the message says why and what to do."""
+
+
+def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} in the checkpoint, {b!r} now")
+    return out
+
+
+class Checkpoints:
+    def __init__(self, directory: str | pathlib.Path, keep: int, signature: dict):
+        """`signature`: the config fields (JSON) that a checkpoint must match to be restored."""
+        self.directory = pathlib.Path(directory).absolute()
+        self.signature = signature
+        self.manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False),
+        )
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, step: int, model_state, optimizer_state, loader_state: dict, extra: dict | None = None) -> None:
+        meta = {"step": step, "signature": self.signature, **(extra or {})}
+        self.manager.save(step, args=ocp.args.Composite(
+            model=ocp.args.StandardSave(model_state), optimizer=ocp.args.StandardSave(optimizer_state),
+            loader=ocp.args.JsonSave(loader_state), meta=ocp.args.JsonSave(meta)), force=True)
+        self.manager.wait_until_finished()
+
+    def check(self, step: int) -> dict:
+        meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        diffs = _differences(meta["signature"], self.signature)
+        if diffs:
+            raise CheckpointError(f"the checkpoint at {self.directory} (step {step}) was made with another config: "
+                                  f"{'; '.join(diffs)}. Use the config it was made with, or another --workdir")
+        return meta
+
+    def restore(self, step: int, model_target, optimizer_target=None):
+        """Restores (model state, optimizer state or None, loader state) of `step` into the
+        structure and shardings of the targets."""
+        self.check(step)
+        abstract = lambda tree: jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
+        items = {"model": ocp.args.StandardRestore(abstract(model_target)), "loader": ocp.args.JsonRestore()}
+        if optimizer_target is not None:
+            items["optimizer"] = ocp.args.StandardRestore(abstract(optimizer_target))
+        restored = self.manager.restore(step, args=ocp.args.Composite(**items))
+        return restored["model"], restored.get("optimizer") if optimizer_target is not None else None, restored["loader"]
+
+    def close(self) -> None:
+        self.manager.close()

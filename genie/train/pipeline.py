@@ -1,0 +1,43 @@
+"""The whole recipe: data, then tokenizer, LAM and dynamics, each skipped once complete."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import jax
+from flax import nnx
+
+from genie.config import Config, to_dict
+from genie.data.dataset import prepare_dataset
+from genie.models import build_models
+from genie.train.stages import STAGES, make_stage
+from genie.train.trainer import is_complete, restore_trained, train_stage
+
+ALL = ("data", *STAGES)
+
+
+def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None:
+    workdir = pathlib.Path(workdir)
+    data_dir = cfg.data_dir
+    if jax.process_index() == 0:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
+        if "data" in stages:
+            prepare_dataset(cfg, data_dir, log=log)
+    if jax.process_count() > 1:  # the others wait for the data of process 0
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("data ready")
+    for name in STAGES:
+        if name not in stages:
+            continue
+        if is_complete(workdir / name):
+            log(f"{name}: complete in {workdir / name}; skipping")
+            continue
+        models = build_models(cfg, nnx.Rngs(cfg.seed))
+        if name == "dynamics":
+            for earlier in ("tokenizer", "lam"):
+                step = restore_trained(earlier, models[earlier], cfg, workdir)
+                log(f"dynamics: restored the {earlier} from step {step}")
+        train_stage(make_stage(name, cfg, models), cfg, workdir, data_dir)

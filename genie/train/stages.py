@@ -1,0 +1,150 @@
+"""The three training stages: what each trains, what it keeps frozen, its loss and pictures.
+
+Tokenizer and LAM train alone on pixels. The dynamics stage restores both, keeps the tokenizer
+frozen, and either keeps the LAM frozen or co-trains it (train.cotrain_lam): the optimizer only
+ever sees the parameters of `Stage.trainable`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genie import rollout
+from genie.config import Config, OptimConfig, to_dict
+from genie.dynamics import DynamicsModel
+from genie.lam import LatentActionModel
+from genie.models import build_models
+from genie.tokenizer import VideoTokenizer
+
+STAGES = ("tokenizer", "lam", "dynamics")
+# Each stage draws its own data order and randomness from the run's seed.
+STAGE_SEEDS = {"tokenizer": 0, "lam": 1000, "dynamics": 2000}
+
+
+def stage_signature(name: str, cfg: Config) -> dict:
+    """The config fields a checkpoint of stage `name` depends on."""
+    common = {"env": {"height": cfg.env.height, "width": cfg.env.width}, "clip_length": cfg.data.clip_length}
+    if name == "tokenizer":
+        return {**common, "tokenizer": to_dict(cfg.tokenizer)}
+    if name == "lam":
+        return {**common, "lam": to_dict(cfg.lam)}
+    return {**common, "tokenizer": to_dict(cfg.tokenizer), "lam": to_dict(cfg.lam),
+            "dynamics": to_dict(cfg.dynamics), "cotrain_lam": cfg.train.cotrain_lam}
+
+
+class Cotrained(nnx.Module):
+    """The dynamics model and the LAM as one trainable unit."""
+
+    def __init__(self, dynamics: DynamicsModel, lam: LatentActionModel):
+        self.dynamics, self.lam = dynamics, lam
+
+
+@dataclasses.dataclass
+class Stage:
+    name: str
+    optim: OptimConfig
+    trainable: nnx.Module
+    frozen: dict  # name -> module, restored from earlier stages, never updated
+    # loss(trainable, frozen, video_BTHWC float, key) -> (loss, metrics, latents for the VQ restart or None)
+    loss: Callable
+    vq: Callable  # trainable -> its VectorQuantizer to restart, or None
+    sample: Callable  # (trainable, frozen, video_BTHWC float, key) -> {name: uint8 image or [T,H,W,C] video}
+    signature: dict  # config fields a checkpoint of this stage must match
+
+
+def _tile(video_NTHWC: np.ndarray) -> np.ndarray:
+    """[N, T, H, W, C] -> one image [N*H, T*W, C] with clips as rows."""
+    n, t, h, w, c = video_NTHWC.shape
+    return video_NTHWC.transpose(0, 2, 1, 3, 4).reshape(n * h, t * w, c)
+
+
+def _to_uint8(x) -> np.ndarray:
+    return (np.clip(np.asarray(x), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
+    def loss(tok: VideoTokenizer, frozen, video, key):
+        value, metrics, z = tok.loss(video)
+        return value, metrics, z
+
+    def sample(tok, frozen, video, key):
+        recon = tok(video[:4])[0]
+        pairs = np.stack([_to_uint8(video[:4]), _to_uint8(recon)], axis=1).reshape(-1, *video.shape[1:])
+        return {"reconstruction": _tile(pairs)}  # rows: original, reconstruction, original, ...
+
+    return Stage("tokenizer", cfg.train.tokenizer, models["tokenizer"], {}, loss, lambda m: m.vq, sample,
+                 stage_signature("tokenizer", cfg))
+
+
+def _lam_stage(cfg: Config, models: dict) -> Stage:
+    def loss(lam: LatentActionModel, frozen, video, key):
+        return lam.loss(video)
+
+    def sample(lam, frozen, video, key):
+        pred = lam(video[:4])[0]
+        pairs = np.stack([_to_uint8(video[:4, 1:]), _to_uint8(pred)], axis=1).reshape(-1, *pred.shape[1:])
+        return {"next_frames": _tile(pairs)}  # rows: true frames 1..T-1, predicted frames 1..T-1
+
+    return Stage("lam", cfg.train.lam, models["lam"], {}, loss, lambda m: m.vq, sample, stage_signature("lam", cfg))
+
+
+def _dynamics_stage(cfg: Config, models: dict) -> Stage:
+    cotrain = cfg.train.cotrain_lam
+    tokenizer, lam, dynamics = models["tokenizer"], models["lam"], models["dynamics"]
+    trainable = Cotrained(dynamics, lam) if cotrain else dynamics
+    frozen = {"tokenizer": tokenizer} if cotrain else {"tokenizer": tokenizer, "lam": lam}
+
+    def parts(trainable, frozen):
+        return (trainable.dynamics, trainable.lam) if cotrain else (trainable, frozen["lam"])
+
+    def loss(trainable, frozen, video, key):
+        dyn, lam_model = parts(trainable, frozen)
+        tokens = jax.lax.stop_gradient(frozen["tokenizer"].encode(video))
+        if cotrain:
+            lam_loss, lam_metrics, z = lam_model.loss(video)
+            actions = jax.lax.stop_gradient(lam_model.vq(z)[1])
+        else:
+            actions, z = lam_model.infer_actions(video), None
+        value, metrics = dyn.loss(tokens, actions, key)
+        if cotrain:
+            value = value + lam_loss
+            metrics = {**metrics, **{f"lam_{k}": v for k, v in lam_metrics.items()}, "loss": value}
+        return value, metrics, z
+
+    def sample(trainable, frozen, video, key):
+        dyn, lam_model = parts(trainable, frozen)
+        return {"rollout": dynamics_rollout(frozen["tokenizer"], lam_model, dyn, video[:4], key, cfg)}
+
+    return Stage("dynamics", cfg.train.dynamics, trainable, frozen, loss,
+                 (lambda m: m.lam.vq) if cotrain else (lambda m: None), sample, stage_signature("dynamics", cfg))
+
+
+_next_frame = nnx.jit(rollout.next_frame, static_argnums=(5, 6, 7))
+
+
+def dynamics_rollout(tokenizer, lam, dynamics, video_BTHWC, key, cfg: Config) -> np.ndarray:
+    """Frames generated from each clip's first frame with the LAM's actions, beside the truth:
+    uint8 [T, H, 2W, C] with the clips stacked vertically."""
+    b, t = video_BTHWC.shape[:2]
+    actions = lam.infer_actions(video_BTHWC)
+    state = rollout.init_state(tokenizer.encode(video_BTHWC[:, :1]), jnp.zeros((b, 0), jnp.int32), t)
+    frames = [video_BTHWC[:, 0]]
+    for i in range(t - 1):
+        frame, _, state = _next_frame(tokenizer, dynamics, state, actions[:, i], jax.random.fold_in(key, i),
+                                      cfg.dynamics.maskgit_steps, cfg.dynamics.temperature,
+                                      cfg.dynamics.choice_temperature)
+        frames.append(frame)
+    generated = jnp.stack(frames, axis=1)
+    side_by_side = np.concatenate([_to_uint8(video_BTHWC), _to_uint8(generated)], axis=3)  # [B,T,H,2W,C]
+    return side_by_side.transpose(1, 0, 2, 3, 4).reshape(t, -1, *side_by_side.shape[3:])
+
+
+def make_stage(name: str, cfg: Config, models: dict | None = None) -> Stage:
+    models = models or build_models(cfg, nnx.Rngs(cfg.seed))
+    return {"tokenizer": _tokenizer_stage, "lam": _lam_stage, "dynamics": _dynamics_stage}[name](cfg, models)

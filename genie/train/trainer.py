@@ -1,0 +1,206 @@
+"""One trainer for every stage: resume, the jitted step, checkpoints, signals, NaN stop, logs.
+
+Per-step randomness is `fold_in(key, step)` and the loader's position is checkpointed, so a
+run killed at any point and resumed continues with exactly the losses of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import signal
+import time
+
+import imageio.v3 as iio
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genie.config import Config, to_dict
+from genie.data.loader import Loader
+from genie.models import count_params
+from genie.train import sharding
+from genie.train.checkpoint import Checkpoints
+from genie.train.logging import RunLog
+from genie.train.optim import learning_rate, make_optimizer
+from genie.train.stages import STAGE_SEEDS, Stage, stage_signature
+
+COMPLETE = "COMPLETE"
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training produced NaN or Inf; the last good checkpoint is kept."""
+
+
+class StopRequested(Exception):
+    """SIGTERM or SIGINT arrived; a checkpoint was saved."""
+
+
+class _Signals:
+    """Turns SIGTERM/SIGINT into a flag the loop checks between steps."""
+
+    def __init__(self):
+        self.received = None
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def _handle(self, signum, frame):
+        self.received = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+
+
+def parameter_fingerprint(module: nnx.Module) -> str:
+    """A hash of the parameters as this process holds them (its first local copy or shard)."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves(nnx.state(module, nnx.Param)):
+        digest.update(np.asarray(leaf.addressable_data(0)).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def is_complete(stage_dir: pathlib.Path) -> bool:
+    return (stage_dir / COMPLETE).exists()
+
+
+def _make_train_step(stage: Stage, cfg: Config):
+    restart_every = cfg.train.restart_dead_codes_every
+
+    @nnx.jit
+    def train_step(trainable, optimizer, frozen, video_BTHWC, step, key):
+        key = jax.random.fold_in(key, step)
+        loss_key, restart_key = jax.random.split(key)
+        video = video_BTHWC.astype(jnp.float32) / 255.0
+
+        def loss_fn(trainable):
+            value, metrics, z = stage.loss(trainable, frozen, video, loss_key)
+            return value, (metrics, z)
+
+        (_, (metrics, z)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(trainable)
+        optimizer.update(trainable, grads)
+        vq = stage.vq(trainable)
+        if vq is not None and restart_every:
+            metrics["codes_restarted"] = vq.restart_dead_codes(z, restart_key, enabled=(step + 1) % restart_every == 0)
+        metrics["grad_norm"] = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+        return metrics
+
+    return train_step
+
+
+def _write_samples(stage: Stage, directory: pathlib.Path, step: int, video_BTHWC, key) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    video = jnp.asarray(video_BTHWC, jnp.float32) / 255.0
+    for name, image in stage.sample(stage.trainable, stage.frozen, video, key).items():
+        if image.ndim == 4:
+            iio.imwrite(directory / f"{name}_{step:07d}.gif", image, duration=120, loop=0)
+        else:
+            iio.imwrite(directory / f"{name}_{step:07d}.png", image)
+
+
+def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: pathlib.Path) -> None:
+    """Trains one stage to cfg's step count, resuming from its latest checkpoint."""
+    stage_dir = workdir / stage.name
+    ocfg, tcfg = stage.optim, cfg.train
+    mesh = sharding.make_mesh()
+    if ocfg.batch_size % jax.device_count():
+        raise ValueError(f"train.{stage.name}.batch_size={ocfg.batch_size} does not split over "
+                         f"{jax.device_count()} devices")
+    for module in [stage.trainable, *stage.frozen.values()]:
+        sharding.place(module, mesh, tcfg.param_sharding)
+    optimizer = nnx.Optimizer(stage.trainable, make_optimizer(ocfg), wrt=nnx.Param)
+    sharding.place(optimizer, mesh, tcfg.param_sharding)  # as the step returns it: no second compile
+    loader = Loader(data_dir, "train", ocfg.batch_size // jax.process_count(),
+                    seed=cfg.seed + STAGE_SEEDS[stage.name],
+                    shard_index=jax.process_index(), shard_count=jax.process_count())
+    checkpoints = Checkpoints(stage_dir / "checkpoints", tcfg.keep_checkpoints, stage.signature)
+
+    step = 0
+    latest = checkpoints.latest_step()
+    if latest is not None:
+        model_state, optimizer_state, loader_state = checkpoints.restore(
+            latest, nnx.state(stage.trainable), nnx.state(optimizer))
+        nnx.update(stage.trainable, model_state)
+        nnx.update(optimizer, optimizer_state)
+        loader.set_state(loader_state)
+        step = latest
+
+    def save(at: int) -> None:
+        checkpoints.save(at, nnx.state(stage.trainable), nnx.state(optimizer), loader.get_state(),
+                         {"stage": stage.name, "config": to_dict(cfg)})
+
+    log = RunLog(stage_dir, stage.name, ocfg.steps, step, tcfg.wandb, to_dict(cfg))
+    train_step = _make_train_step(stage, cfg)
+    schedule = learning_rate(ocfg)
+    key = jax.random.key(cfg.seed + STAGE_SEEDS[stage.name])
+    batch_sharding = sharding.batch_sharding(mesh)
+    frames_per_step = ocfg.batch_size * cfg.data.clip_length
+    log.event(event="start", stage=stage.name, step=step, devices=jax.device_count(),
+              processes=jax.process_count(), trainable_params=count_params(stage.trainable),
+              frozen_params={k: count_params(v) for k, v in stage.frozen.items()})
+    try:
+        with _Signals() as signals:
+            last_good = latest
+            window_start, window_steps = time.perf_counter(), 0
+            while step < ocfg.steps:
+                batch = next(loader)
+                video = sharding.global_batch(batch["video_BTHWC"], batch_sharding)
+                started = time.perf_counter()
+                metrics = jax.device_get(train_step(stage.trainable, optimizer, stage.frozen, video,
+                                                     jnp.asarray(step, jnp.int32), key))
+                if step == (latest or 0):
+                    log.event(event="compiled", seconds=round(time.perf_counter() - started, 2))
+                    window_start, window_steps = time.perf_counter(), 0
+                bad = sorted((k for k, v in metrics.items() if not np.all(np.isfinite(v))), key=lambda k: k != "loss")
+                if bad:
+                    where = f"step {last_good} in {checkpoints.directory}" if last_good is not None else "none yet"
+                    raise NonFiniteLoss(f"{stage.name}: metric {bad[0]!r} became {metrics[bad[0]]} at step {step}; "
+                                        f"stopped. The last good checkpoint is {where}. Lower the learning rate "
+                                        "or check the data, then run again to resume from it")
+                step += 1
+                window_steps += 1
+                log.advance()
+                if step % tcfg.log_every == 0 or step == ocfg.steps:
+                    elapsed = time.perf_counter() - window_start
+                    log.metrics(step, {**metrics, "lr": schedule(step - 1),
+                                       "frames_per_s": frames_per_step * window_steps / max(elapsed, 1e-9)})
+                    window_start, window_steps = time.perf_counter(), 0
+                if tcfg.sample_every and step % tcfg.sample_every == 0 and jax.process_index() == 0:
+                    _write_samples(stage, stage_dir / "samples", step, batch["video_BTHWC"], key)
+                if step % tcfg.checkpoint_every == 0 or step == ocfg.steps:
+                    save(step)
+                    last_good = step
+                if signals.received:
+                    if last_good != step:
+                        save(step)
+                    log.event(event="stopped", signal=signals.received, step=step)
+                    raise StopRequested(f"{signals.received} at step {step} of {stage.name}: checkpoint saved in "
+                                        f"{checkpoints.directory}; run the same command again to resume")
+        # Every process reports the same fingerprint when their parameters agree.
+        fingerprint = parameter_fingerprint(stage.trainable)
+        print(f"{stage.name}: done at step {step}, parameter fingerprint {fingerprint} "
+              f"(process {jax.process_index()})", flush=True)
+        if jax.process_index() == 0:
+            (stage_dir / COMPLETE).write_text(f"{step}\n")
+    finally:
+        log.close()
+        checkpoints.close()
+
+
+def restore_trained(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int:
+    """Loads the final parameters of a completed earlier stage into `module`; returns its step."""
+    stage_dir = workdir / stage_name
+    if not is_complete(stage_dir):
+        raise FileNotFoundError(f"the dynamics stage needs a trained {stage_name}, but {stage_dir} holds no "
+                                f"completed {stage_name} stage; run: python scripts/train.py --stage {stage_name}")
+    checkpoints = Checkpoints(stage_dir / "checkpoints", cfg.train.keep_checkpoints, stage_signature(stage_name, cfg))
+    try:
+        step = checkpoints.latest_step()
+        model_state, _, _ = checkpoints.restore(step, nnx.state(module))
+        nnx.update(module, model_state)
+        return step
+    finally:
+        checkpoints.close()

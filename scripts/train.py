@@ -1,0 +1,56 @@
+"""Trains the whole pipeline: data (generated if missing), tokenizer, LAM, dynamics.
+
+    python scripts/train.py [--config configs/cpu.py] [--workdir runs/cpu] [--stage all]
+                            [--config.train.tokenizer.steps=2000 ...]
+
+Each stage trains in its own folder of the work directory and resumes from its latest
+checkpoint; a completed stage is skipped, so running the command again continues where it
+stopped. SIGTERM or Ctrl-C saves a checkpoint and exits. Multi-host: see the README.
+"""
+
+import argparse
+import sys
+
+from genie.config import ConfigError, apply_overrides, load_config
+from genie.data.shards import DataError
+from genie.train.checkpoint import CheckpointError
+from genie.train.pipeline import ALL
+from genie.train.trainer import NonFiniteLoss, StopRequested
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/cpu.py")
+    parser.add_argument("--workdir", default=None, help="default: runs/<config name>")
+    parser.add_argument("--stage", default="all", choices=("all", *ALL))
+    parser.add_argument("--coordinator", default=None, help="multi-host: address:port of process 0")
+    parser.add_argument("--num_processes", type=int, default=None)
+    parser.add_argument("--process_id", type=int, default=None)
+    args, rest = parser.parse_known_args(argv)
+    try:
+        cfg = apply_overrides(load_config(args.config), rest)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.coordinator or args.num_processes:
+        from genie.train.sharding import initialize_distributed
+
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    from genie.train.pipeline import run  # after initialize_distributed, which must precede JAX's use
+
+    try:
+        run(cfg, args.workdir or f"runs/{cfg.name}", ALL if args.stage == "all" else (args.stage,))
+    except StopRequested as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        return 0
+    except NonFiniteLoss as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (ConfigError, DataError, CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The trainer in-process on the tiny config: resume, NaN stop, frozen parameters, checkpoints."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from genie.config import override
+from genie.train import pipeline
+from genie.train.checkpoint import CheckpointError
+from genie.train.stages import make_stage
+from genie.train.trainer import NonFiniteLoss, restore_trained, train_stage
+
+
+@pytest.fixture
+def cfg(tiny_cfg, tiny_data):
+    return override(tiny_cfg, {"data.dir": str(tiny_data), "train.sample_every": 0, "train.log_every": 1})
+
+
+def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(cfg, tmp_path):
+    first = override(cfg, {"train.tokenizer.steps": 4, "train.checkpoint_every": 2})
+    train_stage(make_stage("tokenizer", first), first, tmp_path, first.data_dir)
+    (tmp_path / "tokenizer" / "COMPLETE").unlink()
+    longer = override(first, {"train.tokenizer.steps": 8})
+    stage = make_stage("tokenizer", longer)
+    good_loss = stage.loss
+    stage.loss = lambda *a: (lambda v, m, z: (v * jnp.nan, {**m, "loss": v * jnp.nan}, z))(*good_loss(*a))
+    with pytest.raises(NonFiniteLoss, match=r"metric 'loss' became nan at step 4.*last good checkpoint is step 4"):
+        train_stage(stage, longer, tmp_path, longer.data_dir)
+    steps = sorted(int(p.name) for p in (tmp_path / "tokenizer" / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps == [2, 4]
+
+
+def test_dynamics_stage_leaves_the_tokenizer_bit_identical(cfg, tmp_path):
+    pipeline.run(cfg, tmp_path, stages=("tokenizer", "lam"), log=lambda *_: None)
+    stage = make_stage("dynamics", cfg)
+    restore_trained("tokenizer", stage.frozen["tokenizer"], cfg, tmp_path)
+    restore_trained("lam", stage.frozen["lam"], cfg, tmp_path)
+    before = jax.tree.map(np.array, nnx.state(stage.frozen["tokenizer"]))
+    lam_before = jax.tree.map(np.array, nnx.state(stage.frozen["lam"]))
+    dyn_before = jax.tree.map(np.array, nnx.state(stage.trainable, nnx.Param))
+    train_stage(stage, cfg, tmp_path, cfg.data_dir)
+    for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(nnx.state(stage.frozen["tokenizer"]))):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(jax.tree.leaves(lam_before), jax.tree.leaves(nnx.state(stage.frozen["lam"]))):
+        np.testing.assert_array_equal(a, b)
+    changed = [not np.array_equal(a, b) for a, b in
+               zip(jax.tree.leaves(dyn_before), jax.tree.leaves(nnx.state(stage.trainable, nnx.Param)))]
+    assert all(changed)  # every dynamics parameter trained
+
+
+def test_dynamics_without_trained_stages_is_a_clear_error(cfg, tmp_path):
+    with pytest.raises(FileNotFoundError, match="needs a trained tokenizer.*--stage tokenizer"):
+        pipeline.run(cfg, tmp_path, stages=("dynamics",), log=lambda *_: None)
+
+
+def test_checkpoint_from_another_config_is_refused(cfg, tmp_path):
+    short = override(cfg, {"train.tokenizer.steps": 2, "train.checkpoint_every": 2})
+    train_stage(make_stage("tokenizer", short), short, tmp_path, short.data_dir)
+    (tmp_path / "tokenizer" / "COMPLETE").unlink()
+    wider = override(short, {"tokenizer.width": 48, "train.tokenizer.steps": 4})
+    with pytest.raises(CheckpointError, match=r"another config: tokenizer.width: 32 in the checkpoint, 48 now"):
+        train_stage(make_stage("tokenizer", wider), wider, tmp_path, wider.data_dir)
+
+
+def test_cotrained_lam_is_updated(cfg, tmp_path):
+    pipeline.run(cfg, tmp_path, stages=("tokenizer", "lam"), log=lambda *_: None)
+    co = override(cfg, {"train.cotrain_lam": True})
+    stage = make_stage("dynamics", co)
+    restore_trained("lam", stage.trainable.lam, co, tmp_path)
+    lam_before = jax.tree.map(np.array, nnx.state(stage.trainable.lam, nnx.Param))
+    train_stage(stage, co, tmp_path / "co", co.data_dir)
+    after = jax.tree.leaves(nnx.state(stage.trainable.lam, nnx.Param))
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(lam_before), after))
+    assert "lam_loss" in json.loads((tmp_path / "co" / "dynamics" / "metrics.jsonl").read_text().splitlines()[-1])
