@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pathlib
+import resource
 import tempfile
 import time
 
@@ -54,3 +56,85 @@ def params(cfg: Config) -> dict:
 
     models = nnx.eval_shape(lambda: build_models(cfg, nnx.Rngs(0)))
     return {name: count_params(model) for name, model in models.items()}
+
+
+def matmul_flops(size: int = 2048, repeats: int = 20) -> float:
+    """This machine's dense float32 matmul throughput in FLOP/s, measured."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def chain(x):  # dependent matmuls, so none can be skipped or hoisted
+        return jax.lax.fori_loop(0, repeats, lambda _, y: jnp.tanh(y @ x), x)
+
+    x = jax.random.normal(jax.random.key(0), (size, size)) / size ** 0.5
+    chain(x).block_until_ready()
+    start = time.perf_counter()
+    chain(x).block_until_ready()
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start)
+
+
+def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
+    """Step time of one stage on random data, in this (fresh) process."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    from genie.train.optim import make_optimizer
+    from genie.train.stages import make_stage
+    from genie.train.trainer import make_train_step
+
+    stage = make_stage(stage_name, cfg)
+    optimizer = nnx.Optimizer(stage.trainable, make_optimizer(stage.optim), wrt=nnx.Param)
+    graphdef, state = nnx.split((stage.trainable, optimizer, stage.frozen))
+    update = make_train_step(stage, cfg)
+
+    def pure(state, video, step, key):
+        trainable, optimizer, frozen = nnx.merge(graphdef, state)
+        metrics = update(trainable, optimizer, frozen, video, step, key)
+        return nnx.state((trainable, optimizer, frozen)), metrics["loss"]
+
+    b, t = stage.optim.batch_size, cfg.data.clip_length
+    video = jnp.asarray(np.random.default_rng(0).integers(0, 256, (b, t, cfg.env.height, cfg.env.width, 3),
+                                                          dtype=np.uint8))
+    key = jax.random.key(0)
+    start = time.perf_counter()
+    compiled = jax.jit(pure, donate_argnums=0).lower(state, video, jnp.int32(0), key).compile()
+    compile_s = time.perf_counter() - start
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    state, loss = compiled(state, video, jnp.int32(0), key)  # warm-up
+    loss.block_until_ready()
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        state, loss = compiled(state, video, jnp.int32(step), key)
+    loss.block_until_ready()
+    step_s = (time.perf_counter() - start) / steps
+    return {
+        "step_s": round(step_s, 4),
+        "frames_per_s": round(b * t / step_s, 1),
+        "compile_s": round(compile_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "flops_per_step": float(cost.get("flops", 0.0)),
+        "achieved_flop_per_s": round(float(cost.get("flops", 0.0)) / step_s, 1),
+        "batch": [b, t, cfg.env.height, cfg.env.width],
+    }
+
+
+def train(cfg: Config, steps: int = 5) -> dict:
+    """Per stage: step time, frames/s, compile time, peak memory, FLOP/s; each stage in a fresh
+    process so that its peak memory is its own."""
+    from genie.train.stages import STAGES
+
+    results = {}
+    context = multiprocessing.get_context("spawn")
+    for name in STAGES:
+        with context.Pool(1) as pool:
+            results[name] = pool.apply(_train_stage_speed, (cfg, name, steps))
+    with context.Pool(1) as pool:
+        results["machine_matmul_flop_per_s"] = round(pool.apply(matmul_flops), 1)
+    for name in STAGES:
+        results[name]["fraction_of_matmul_peak"] = round(
+            results[name]["achieved_flop_per_s"] / results["machine_matmul_flop_per_s"], 3)
+    return results

@@ -2,6 +2,7 @@
 
     python scripts/benchmark.py datagen [--config configs/cpu.py] [--json out.json]
     python scripts/benchmark.py params --config configs/coinrun.py
+    python scripts/benchmark.py train --config configs/bench.py --json train.json
 """
 
 import argparse
@@ -11,7 +12,7 @@ import sys
 from genie import benchmark
 from genie.config import ConfigError, apply_overrides, load_config
 
-TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params}
+TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params, "train": benchmark.train}
 
 
 def main(argv=None) -> int:

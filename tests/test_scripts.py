@@ -52,3 +52,20 @@ def test_benchmark_params_counts_each_model():
     counts = json.loads(result.stdout)
     # Genie's CoinRun shapes: tens of millions of parameters per model.
     assert all(30e6 < counts[m] < 100e6 for m in ("tokenizer", "lam", "dynamics"))
+
+
+def test_train_script_runs_every_stage_then_skips_them(tmp_path):
+    args = ("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),
+            f"--config.data.dir={tmp_path / 'data'}")
+    result = _run(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "run"
+    for stage in ("tokenizer", "lam", "dynamics"):
+        assert (run / stage / "COMPLETE").exists()
+        assert (run / stage / "metrics.jsonl").stat().st_size > 0
+        assert list((run / stage / "tensorboard").iterdir())
+    assert list((run / "tokenizer" / "samples").glob("reconstruction_*.png"))
+    assert list((run / "lam" / "samples").glob("next_frames_*.png"))
+    assert list((run / "dynamics" / "samples").glob("rollout_*.gif"))
+    again = _run(*args)
+    assert again.returncode == 0 and again.stdout.count("skipping") == 3

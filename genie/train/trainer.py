@@ -67,10 +67,10 @@ def is_complete(stage_dir: pathlib.Path) -> bool:
     return (stage_dir / COMPLETE).exists()
 
 
-def _make_train_step(stage: Stage, cfg: Config):
+def make_train_step(stage: Stage, cfg: Config):
+    """The (unjitted) update of one step: (trainable, optimizer, frozen, uint8 video, step, key) -> metrics."""
     restart_every = cfg.train.restart_dead_codes_every
 
-    @nnx.jit
     def train_step(trainable, optimizer, frozen, video_BTHWC, step, key):
         key = jax.random.fold_in(key, step)
         loss_key, restart_key = jax.random.split(key)
@@ -133,7 +133,7 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
                          {"stage": stage.name, "config": to_dict(cfg)})
 
     log = RunLog(stage_dir, stage.name, ocfg.steps, step, tcfg.wandb, to_dict(cfg))
-    train_step = _make_train_step(stage, cfg)
+    train_step = nnx.jit(make_train_step(stage, cfg))
     schedule = learning_rate(ocfg)
     key = jax.random.key(cfg.seed + STAGE_SEEDS[stage.name])
     batch_sharding = sharding.batch_sharding(mesh)
@@ -168,7 +168,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
                     log.metrics(step, {**metrics, "lr": schedule(step - 1),
                                        "frames_per_s": frames_per_step * window_steps / max(elapsed, 1e-9)})
                     window_start, window_steps = time.perf_counter(), 0
-                if tcfg.sample_every and step % tcfg.sample_every == 0 and jax.process_index() == 0:
+                # Pictures need the whole model on one host; multi-host runs leave them out.
+                if tcfg.sample_every and step % tcfg.sample_every == 0 and jax.process_count() == 1:
                     _write_samples(stage, stage_dir / "samples", step, batch["video_BTHWC"], key)
                 if step % tcfg.checkpoint_every == 0 or step == ocfg.steps:
                     save(step)
