@@ -207,6 +207,17 @@ def apply_overrides(cfg: Config, args: list[str]) -> Config:
     return tyro.cli(Config, default=cfg, args=stripped, use_underscores=True)
 
 
+def config_from_command_line(path: str, overrides: list[str]) -> Config:
+    """load_config + apply_overrides for scripts: a bad file or field exits with its message."""
+    import sys
+
+    try:
+        return apply_overrides(load_config(path), overrides)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _coerce(value, annotation, dotted):
     origin = typing.get_origin(annotation)
     if origin is tuple:

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import EnvConfig, LAMConfig
-from genie.layers import STTransformer, patchify, unpatchify
+from genie.layers import STTransformer, num_patches, patchify, unpatchify
 from genie.tokenizer import psnr
 from genie.vq import VectorQuantizer
 
@@ -23,9 +23,7 @@ class LatentActionModel(nnx.Module):
     def __init__(self, cfg: LAMConfig, env: EnvConfig, *, rngs: nnx.Rngs):
         self.cfg, self.height, self.width = cfg, env.height, env.width
         p = cfg.patch_size
-        if env.height % p or env.width % p:
-            raise ValueError(f"lam.patch_size={p} does not divide frames of {env.height}x{env.width}")
-        n = (env.height // p) * (env.width // p)
+        n = num_patches(env.height, env.width, p, "lam.patch_size")
         patch_dim = p * p * 3
         self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (n + 1, cfg.width)))

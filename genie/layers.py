@@ -17,6 +17,13 @@ from flax import nnx
 Cache = list  # per layer: (keys_BNCHd, values_BNCHd) of the temporal attention
 
 
+def num_patches(height: int, width: int, patch: int, field: str) -> int:
+    """N, the patches of a frame; a patch size that does not divide the frame is refused."""
+    if height % patch or width % patch:
+        raise ValueError(f"{field}={patch} does not divide frames of {height}x{width}")
+    return (height // patch) * (width // patch)
+
+
 def patchify(video_BTHWC: jax.Array, patch: int) -> jax.Array:
     """[B,T,H,W,C] -> [B,T,N,P] with N = (H/p)(W/p) patches of P = p*p*C values, row-major."""
     b, t, h, w, c = video_BTHWC.shape

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import EnvConfig, TokenizerConfig
-from genie.layers import Cache, STTransformer, patchify, unpatchify
+from genie.layers import Cache, STTransformer, num_patches, patchify, unpatchify
 from genie.vq import VectorQuantizer
 
 
@@ -21,9 +21,7 @@ class VideoTokenizer(nnx.Module):
     def __init__(self, cfg: TokenizerConfig, env: EnvConfig, *, rngs: nnx.Rngs):
         self.cfg, self.height, self.width = cfg, env.height, env.width
         p = cfg.patch_size
-        if env.height % p or env.width % p:
-            raise ValueError(f"tokenizer.patch_size={p} does not divide frames of {env.height}x{env.width}")
-        self.num_tokens = (env.height // p) * (env.width // p)  # N
+        self.num_tokens = num_patches(env.height, env.width, p, "tokenizer.patch_size")  # N
         patch_dim = p * p * 3
         self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))

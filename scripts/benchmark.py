@@ -10,7 +10,7 @@ import json
 import sys
 
 from genie import benchmark
-from genie.config import ConfigError, apply_overrides, load_config
+from genie.config import config_from_command_line
 
 TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params, "train": benchmark.train}
 
@@ -21,11 +21,7 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="configs/cpu.py")
     parser.add_argument("--json", default=None, help="write the results here as well as to stdout")
     args, rest = parser.parse_known_args(argv)
-    try:
-        cfg = apply_overrides(load_config(args.config), rest)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = config_from_command_line(args.config, rest)
     results = {"target": args.target, "config": cfg.name, **TARGETS[args.target](cfg)}
     text = json.dumps(results, indent=1)
     print(text)

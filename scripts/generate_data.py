@@ -6,7 +6,7 @@
 import argparse
 import sys
 
-from genie.config import ConfigError, apply_overrides, load_config
+from genie.config import ConfigError, config_from_command_line
 from genie.data.dataset import prepare_dataset
 from genie.data.shards import DataError
 
@@ -17,8 +17,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="dataset folder (default: data/<config name>)")
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset already there")
     args, rest = parser.parse_known_args(argv)
+    cfg = config_from_command_line(args.config, rest)
     try:
-        cfg = apply_overrides(load_config(args.config), rest)
         prepare_dataset(cfg, args.out or cfg.data_dir, overwrite=args.overwrite)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)

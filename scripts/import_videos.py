@@ -9,7 +9,7 @@ carry no true actions. Train on them with --config.data.dir=data/my_videos.
 import argparse
 import sys
 
-from genie.config import ConfigError, apply_overrides, load_config
+from genie.config import ConfigError, config_from_command_line
 from genie.data.dataset import write_preview
 from genie.data.shards import DataError
 from genie.data.video_import import import_videos
@@ -22,8 +22,8 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="configs/cpu.py", help="config giving resolution and clip length")
     parser.add_argument("--frame_stride", type=int, default=1, help="keep every n-th frame")
     args, rest = parser.parse_known_args(argv)
+    cfg = config_from_command_line(args.config, rest)
     try:
-        cfg = apply_overrides(load_config(args.config), rest)
         import_videos(args.folder, args.out, cfg, frame_stride=args.frame_stride)
         write_preview(args.out)
     except (ConfigError, DataError) as e:

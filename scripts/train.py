@@ -11,7 +11,7 @@ stopped. SIGTERM or Ctrl-C saves a checkpoint and exits. Multi-host: see the REA
 import argparse
 import sys
 
-from genie.config import ConfigError, apply_overrides, load_config
+from genie.config import ConfigError, config_from_command_line
 from genie.data.shards import DataError
 from genie.train.checkpoint import CheckpointError
 from genie.train.pipeline import ALL
@@ -27,11 +27,7 @@ def main(argv=None) -> int:
     parser.add_argument("--num_processes", type=int, default=None)
     parser.add_argument("--process_id", type=int, default=None)
     args, rest = parser.parse_known_args(argv)
-    try:
-        cfg = apply_overrides(load_config(args.config), rest)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = config_from_command_line(args.config, rest)
     if args.coordinator or args.num_processes:
         from genie.train.sharding import initialize_distributed
 
