@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py datagen [--config configs/cpu.py] [--json out.json]
     python scripts/benchmark.py params --config configs/coinrun.py
-    python scripts/benchmark.py train --config configs/bench.py --json train.json
+    python scripts/benchmark.py train --config configs/bench.py --json train.json [--steps 5]
 """
 
 import argparse
@@ -20,9 +20,11 @@ def main(argv=None) -> int:
     parser.add_argument("target", choices=sorted(TARGETS))
     parser.add_argument("--config", default="configs/cpu.py")
     parser.add_argument("--json", default=None, help="write the results here as well as to stdout")
+    parser.add_argument("--steps", type=int, default=5, help="train: timed steps per stage")
     args, rest = parser.parse_known_args(argv)
     cfg = config_from_command_line(args.config, rest)
-    results = {"target": args.target, "config": cfg.name, **TARGETS[args.target](cfg)}
+    options = {"steps": args.steps} if args.target == "train" else {}
+    results = {"target": args.target, "config": cfg.name, **TARGETS[args.target](cfg, **options)}
     text = json.dumps(results, indent=1)
     print(text)
     if args.json:
