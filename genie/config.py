@@ -245,5 +245,17 @@ def override(cfg, updates: dict[str, typing.Any], _prefix: str = ""):
     return cfg
 
 
+def dict_differences(old: dict, new: dict, old_name: str, new_name: str, prefix: str = "") -> list[str]:
+    """Readable differences between two nested dicts (configs as JSON), one line per field."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += dict_differences(a, b, old_name, new_name, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} {old_name}, {b!r} {new_name}")
+    return out
+
+
 def to_dict(cfg) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))

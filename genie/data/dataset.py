@@ -6,32 +6,23 @@ import pathlib
 
 import numpy as np
 
-from genie.config import Config, to_dict
+from genie.config import Config, dict_differences, to_dict
 from genie.data import shards
 from genie.data.generate import generate_dataset
 
 PREVIEW = "preview.gif"
 
 
-def _config_differences(made_with: dict, wanted: dict, prefix="") -> list[str]:
-    diffs = []
-    for key in sorted(set(made_with) | set(wanted)):
-        a, b = made_with.get(key), wanted.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            diffs += _config_differences(a, b, f"{prefix}{key}.")
-        elif a != b and key != "dir":
-            diffs.append(f"{prefix}{key}: {a!r} there, {b!r} wanted")
-    return diffs
-
-
 def prepare_dataset(cfg: Config, out_dir: str | pathlib.Path, overwrite: bool = False, log=print) -> dict:
     """Returns the manifest of the dataset at out_dir, generating it unless a matching one is there."""
     out_dir = pathlib.Path(out_dir)
-    wanted = {"env": to_dict(cfg.env), "data": to_dict(cfg.data)}
+    # The dataset's folder is where it is, not what it is: `data.dir` does not count.
+    wanted = {"env": to_dict(cfg.env), "data": {**to_dict(cfg.data), "dir": None}}
     if (out_dir / shards.MANIFEST).exists() and not overwrite:
         manifest = shards.read_manifest(out_dir)
-        made_with = {k: manifest.get("config", {}).get(k) for k in wanted}
-        diffs = _config_differences(made_with, wanted)
+        made_with = {k: manifest.get("config", {}).get(k) or {} for k in wanted}
+        made_with["data"] = {**made_with["data"], "dir": None}
+        diffs = dict_differences(made_with, wanted, "there", "wanted")
         if diffs:
             raise shards.DataError(f"{out_dir} holds a dataset made with another config ({'; '.join(diffs)}); "
                                    "pass --overwrite to replace it or choose another folder")

@@ -12,20 +12,11 @@ import pathlib
 import jax
 import orbax.checkpoint as ocp
 
+from genie.config import dict_differences
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used here; the message says why and what to do."""
-
-
-def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(saved) | set(current)):
-        a, b = saved.get(key), current.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a!r} in the checkpoint, {b!r} now")
-    return out
 
 
 class Checkpoints:
@@ -50,7 +41,7 @@ class Checkpoints:
 
     def check(self, step: int) -> dict:
         meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-        diffs = _differences(meta["signature"], self.signature)
+        diffs = dict_differences(meta["signature"], self.signature, "in the checkpoint", "now")
         if diffs:
             raise CheckpointError(f"the checkpoint at {self.directory} (step {step}) was made with another config: "
                                   f"{'; '.join(diffs)}. Use the config it was made with, or another --workdir")
