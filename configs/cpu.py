@@ -2,7 +2,7 @@
 
     python scripts/train.py                      # = --config configs/cpu.py --workdir runs/cpu
 
-Expected on 2 CPU cores: data in about 5 s (8,192 train clips), then tokenizer, LAM and
+Expected on 2 CPU cores: data in 5-8 s (8,192 train clips), then tokenizer, LAM and
 dynamics, the whole run in under 60 minutes (see the README's results for measured times).
 """
 

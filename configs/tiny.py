@@ -5,7 +5,7 @@
     python scripts/train.py --config configs/tiny.py
 
 Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a second; each
-stage trains 6 steps, the whole pipeline in well under a minute.
+stage trains 6 steps, the whole pipeline in about a minute (most of it compiling).
 """
 
 from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, OptimConfig, TokenizerConfig,
