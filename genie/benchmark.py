@@ -11,7 +11,6 @@ import time
 import numpy as np
 
 from genie.config import Config
-from genie.models import build_models, count_params
 from genie.data import shards
 from genie.data.generate import generate_dataset
 from genie.data.loader import Loader
@@ -53,6 +52,8 @@ def datagen(cfg: Config, batch_size: int = 8, load_batches: int = 200) -> dict:
 def params(cfg: Config) -> dict:
     """Parameter counts of each model at cfg's shapes (built abstractly: no memory, no time)."""
     from flax import nnx
+
+    from genie.models import build_models, count_params  # JAX only for the model targets
 
     models = nnx.eval_shape(lambda: build_models(cfg, nnx.Rngs(0)))
     return {name: count_params(model) for name, model in models.items()}

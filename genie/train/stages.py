@@ -70,8 +70,7 @@ def _to_uint8(x) -> np.ndarray:
 
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
     def loss(tok: VideoTokenizer, frozen, video, key):
-        value, metrics, z = tok.loss(video)
-        return value, metrics, z
+        return tok.loss(video)
 
     def sample(tok, frozen, video, key):
         recon = tok(video[:4])[0]
