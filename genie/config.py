@@ -137,6 +137,19 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """scripts/evaluate.py, also the last stage of scripts/train.py."""
+
+    split: str = "test"
+    clips: int = 256  # the first clips of the split (all of them if it has fewer)
+    batch_size: int = 32
+    prompt_frames: int = 1  # rollouts start from this many true frames (k)
+    maskgit_steps: int = 0  # 0: dynamics.maskgit_steps; the temperatures are the dynamics config's
+    grid_prompts: int = 3  # the action-effect grid: prompts, and steps each action is held
+    grid_steps: int = 6
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     name: str = "default"
     seed: int = 0
@@ -146,6 +159,7 @@ class Config:
     lam: LAMConfig = dataclasses.field(default_factory=LAMConfig)
     dynamics: DynamicsConfig = dataclasses.field(default_factory=DynamicsConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
     @property
     def data_dir(self) -> pathlib.Path:
@@ -255,6 +269,21 @@ def dict_differences(old: dict, new: dict, old_name: str, new_name: str, prefix:
         elif a != b:
             out.append(f"{prefix}{key}: {a!r} {old_name}, {b!r} {new_name}")
     return out
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def config_from_dict(tree: dict) -> Config:
+    """The inverse of to_dict (e.g. a run's config.json); unknown fields are refused."""
+    return override(Config(), _flatten(tree))
 
 
 def to_dict(cfg) -> dict:

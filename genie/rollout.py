@@ -1,20 +1,25 @@
 """Generating frames one at a time: MaskGIT over the dynamics model, then the tokenizer decoder.
 
 The state is a fixed-shape window of the last C = T-1 frames' tokens (T = training clip
-length), so one compiled function serves every frame. Per frame, the window's keys/values are
-computed once (`prefill`) and each of the S MaskGIT steps runs only the new frame's N tokens
-against them; past C frames the oldest frame leaves the window. `next_frame_uncached` is the
-same computation the way the public peers do it, rerunning the whole window at every step:
-the reference for tests and benchmarks.
+length), so one compiled function serves every frame, plus the keys/values of the window's
+frames in every temporal-attention layer of the dynamics model and of the tokenizer decoder.
+Each of the S MaskGIT steps runs only the new frame's N tokens against those caches. While the
+window fills, a new frame's keys/values are appended to them; once it is full the oldest frame
+leaves, and since every cached key depends on the frames before it (and on its slot's time
+position), the caches are recomputed from the slid window (`prefill`) so that the result stays
+exactly that of a full pass over the window. `next_frame_uncached` is the same computation the
+way the public peers do it, rerunning the whole window at every step: the reference for tests
+and benchmarks.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from flax import struct
+from flax import nnx, struct
 
 from genie import maskgit
+from genie.layers import write_slot
 
 
 @struct.dataclass
@@ -22,6 +27,10 @@ class RolloutState:
     tokens_BCN: jax.Array  # tokens of the frames in the window, in slots 0..count-1
     actions_BC: jax.Array  # actions_BC[:, j]: the action that led into slot j (slot 0: none)
     count: jax.Array  # frames in the window, 1..C
+    # Keys/values of slots 0..count-1 (later slots hold junk that attention never sees);
+    # None in a state made for `next_frame_uncached`.
+    dynamics_cache: list | None = None
+    decoder_cache: list | None = None
 
 
 def init_state(tokens_BkN: jax.Array, actions_Bkm1: jax.Array, context: int) -> RolloutState:
@@ -35,6 +44,13 @@ def init_state(tokens_BkN: jax.Array, actions_Bkm1: jax.Array, context: int) -> 
     return RolloutState(tokens, actions, jnp.asarray(k, jnp.int32))
 
 
+def with_caches(tokenizer, dynamics, state: RolloutState) -> RolloutState:
+    """The state with the caches of its window computed: what `next_frame` needs."""
+    _, dynamics_cache = dynamics.prefill(state.tokens_BCN, state.actions_BC[:, 1:])
+    _, decoder_cache = tokenizer.decoder_prefill(state.tokens_BCN)
+    return state.replace(dynamics_cache=dynamics_cache, decoder_cache=decoder_cache)
+
+
 def push(state: RolloutState, tokens_BN, action_B) -> RolloutState:
     """The window with a new frame appended; when full, the oldest frame leaves."""
     slots = state.tokens_BCN.shape[1]
@@ -44,7 +60,7 @@ def push(state: RolloutState, tokens_BN, action_B) -> RolloutState:
     slot = jnp.minimum(state.count, slots - 1)
     tokens = jax.lax.dynamic_update_slice_in_dim(tokens, tokens_BN[:, None], slot, axis=1)
     actions = jax.lax.dynamic_update_slice_in_dim(actions, action_B[:, None], slot, axis=1)
-    return RolloutState(tokens, actions, jnp.minimum(state.count + 1, slots))
+    return state.replace(tokens_BCN=tokens, actions_BC=actions, count=jnp.minimum(state.count + 1, slots))
 
 
 def _sample(logits_fn, shape_BN, mask_id, key, steps, temperature, choice_temperature):
@@ -55,13 +71,26 @@ def _sample(logits_fn, shape_BN, mask_id, key, steps, temperature, choice_temper
 def next_frame(tokenizer, dynamics, state: RolloutState, action_B, key, steps: int, temperature: float,
                choice_temperature: float):
     """Samples the frame after the window given action_B; returns (frame_BHWC, tokens_BN, state)."""
-    _, cache = dynamics.prefill(state.tokens_BCN, state.actions_BC[:, 1:])
-    logits_fn = lambda tokens_BN: dynamics.step(tokens_BN, action_B, cache, state.count)[0]
+    if state.dynamics_cache is None:
+        raise ValueError("next_frame needs a state with caches: use rollout.with_caches(tokenizer, dynamics, state)")
+    logits_fn = lambda tokens_BN: dynamics.step(tokens_BN, action_B, state.dynamics_cache, state.count)[0]
     b, _, n = state.tokens_BCN.shape
     tokens_BN = _sample(logits_fn, (b, n), dynamics.mask_id, key, steps, temperature, choice_temperature)
-    _, dec_cache = tokenizer.decoder_prefill(state.tokens_BCN)
-    frame_BHWC, _ = tokenizer.decode_step(tokens_BN, dec_cache, state.count)
-    return frame_BHWC, tokens_BN, push(state, tokens_BN, action_B)
+    frame_BHWC, decoder_kv = tokenizer.decode_step(tokens_BN, state.decoder_cache, state.count)
+    moved = push(state, tokens_BN, action_B)
+
+    def extend():  # the window had room: the new frame's keys/values join the caches
+        _, dynamics_kv = dynamics.step(tokens_BN, action_B, state.dynamics_cache, state.count)
+        return (write_slot(state.dynamics_cache, dynamics_kv, state.count),
+                write_slot(state.decoder_cache, decoder_kv, state.count))
+
+    def slide():  # the oldest frame left: every slot's keys/values change
+        fresh = with_caches(tokenizer, dynamics, moved)
+        return fresh.dynamics_cache, fresh.decoder_cache
+
+    full = state.count == state.tokens_BCN.shape[1]
+    dynamics_cache, decoder_cache = jax.lax.cond(full, slide, extend)
+    return frame_BHWC, tokens_BN, moved.replace(dynamics_cache=dynamics_cache, decoder_cache=decoder_cache)
 
 
 def _window_with(state: RolloutState, tokens_BN, action_B):
@@ -86,3 +115,24 @@ def next_frame_uncached(tokenizer, dynamics, state: RolloutState, action_B, key,
     tokens_BN = _sample(logits_fn, (b, n), dynamics.mask_id, key, steps, temperature, choice_temperature)
     frame_BHWC = at(tokenizer.decode(_window_with(state, tokens_BN, action_B)[0]))
     return frame_BHWC, tokens_BN, push(state, tokens_BN, action_B)
+
+
+_next_frame = nnx.jit(next_frame, static_argnums=(5, 6, 7))
+_encode = nnx.jit(lambda tokenizer, video_BTHWC: tokenizer.encode(video_BTHWC))
+_start = nnx.jit(lambda tokenizer, dynamics, tokens, actions, context:
+                 with_caches(tokenizer, dynamics, init_state(tokens, actions, context)), static_argnums=4)
+
+
+def generate(tokenizer, dynamics, prompt_BkHWC, actions_BM, key, steps: int, temperature: float,
+             choice_temperature: float, context: int) -> jax.Array:
+    """The frames that follow a prompt of k frames: actions_BM holds the k-1 actions between the
+    prompt's frames, then one action per new frame. Returns [B, M-k+1, H, W, C] in [0, 1];
+    new frame i samples with fold_in(key, i)."""
+    k = prompt_BkHWC.shape[1]
+    state = _start(tokenizer, dynamics, _encode(tokenizer, prompt_BkHWC), actions_BM[:, :k - 1], context)
+    frames = []
+    for i in range(actions_BM.shape[1] - (k - 1)):
+        frame, _, state = _next_frame(tokenizer, dynamics, state, actions_BM[:, k - 1 + i], jax.random.fold_in(key, i),
+                                      steps, temperature, choice_temperature)
+        frames.append(frame)
+    return jnp.stack(frames, axis=1)

@@ -36,7 +36,8 @@ def test_cached_rollout_equals_full_recomputation_past_the_window(tiny_cfg, tiny
         return step
 
     cached, uncached = make(rollout.next_frame), make(rollout.next_frame_uncached)
-    state_c = state_u = _prompt_state(tiny_cfg, tokenizer, tiny_batch)
+    state_u = _prompt_state(tiny_cfg, tokenizer, tiny_batch)
+    state_c = rollout.with_caches(tokenizer, dynamics, state_u)
     frames = 2 * tiny_cfg.data.clip_length  # well past the window of T-1 frames
     for i in range(frames):
         action, key = jnp.array([i % 4, (i + 1) % 4]), jax.random.key(i)

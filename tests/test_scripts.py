@@ -5,6 +5,8 @@ import subprocess
 import sys
 
 from genie.data import shards
+from genie.envs.platformer import ACTION_NAMES
+from tests.test_eval import check_report
 from tests.conftest import ROOT
 
 
@@ -67,5 +69,17 @@ def test_train_script_runs_every_stage_then_skips_them(tmp_path):
     assert list((run / "tokenizer" / "samples").glob("reconstruction_*.png"))
     assert list((run / "lam" / "samples").glob("next_frames_*.png"))
     assert list((run / "dynamics" / "samples").glob("rollout_*.gif"))
+    # The last stage evaluates the run on the test split.
+    results = json.loads((run / "eval" / "metrics.json").read_text())
+    for section, keys in {"tokenizer": ("psnr", "ssim", "codebook_usage"),
+                          "lam": ("nmi", "purity", "codebook_usage"),
+                          "dynamics": ("token_accuracy", "rollout_psnr", "random_action_psnr", "delta_psnr",
+                                       "delta_psnr_t4", "copy_last_frame_psnr")}.items():
+        assert all(k in results[section] for k in keys), (section, results[section].keys())
+    assert list(results["dynamics"]["delta_psnr"]) == [str(t) for t in range(1, 8)]
+    assert results["meta"]["missing"] == [] and results["meta"]["maskgit_steps"] == 4
+    assert set(json.loads((run / "eval" / "action_map.json").read_text())) == set(ACTION_NAMES)
+    report = check_report(run / "eval")
+    assert "ΔtPSNR" in report and "action_grid.png" in report
     again = _run(*args)
-    assert again.returncode == 0 and again.stdout.count("skipping") == 3
+    assert again.returncode == 0 and again.stdout.count("skipping") == 4

@@ -14,7 +14,7 @@ from genie.models import build_models
 from genie.train.stages import STAGES, make_stage
 from genie.train.trainer import is_complete, restore_trained, train_stage
 
-ALL = ("data", *STAGES)
+ALL = ("data", *STAGES, "eval")
 
 
 def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None:
@@ -41,3 +41,20 @@ def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None
                 step = restore_trained(earlier, models[earlier], cfg, workdir)
                 log(f"dynamics: restored the {earlier} from step {step}")
         train_stage(make_stage(name, cfg, models), cfg, workdir, data_dir)
+    if "eval" in stages and jax.process_index() == 0:
+        _evaluate(cfg, workdir, log)
+
+
+def _evaluate(cfg: Config, workdir: pathlib.Path, log) -> None:
+    """Evaluates the run unless eval/metrics.json already covers its latest checkpoints."""
+    from genie.eval.evaluate import evaluate_run
+    from genie.runs import load_run
+
+    run = load_run(workdir, cfg)
+    previous = workdir / "eval" / "metrics.json"
+    if previous.is_file():
+        meta = json.loads(previous.read_text()).get("meta", {})
+        if meta.get("checkpoint_steps") == run.steps and meta.get("split") == cfg.eval.split:
+            log(f"eval: up to date in {previous.parent}; skipping")
+            return
+    evaluate_run(run, log)

@@ -124,22 +124,14 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
                  (lambda m: m.lam.vq) if cotrain else (lambda m: None), sample, stage_signature("dynamics", cfg))
 
 
-_next_frame = nnx.jit(rollout.next_frame, static_argnums=(5, 6, 7))
-
-
 def dynamics_rollout(tokenizer, lam, dynamics, video_BTHWC, key, cfg: Config) -> np.ndarray:
     """Frames generated from each clip's first frame with the LAM's actions, beside the truth:
     uint8 [T, H, 2W, C] with the clips stacked vertically."""
-    b, t = video_BTHWC.shape[:2]
-    actions = lam.infer_actions(video_BTHWC)
-    state = rollout.init_state(tokenizer.encode(video_BTHWC[:, :1]), jnp.zeros((b, 0), jnp.int32), t)
-    frames = [video_BTHWC[:, 0]]
-    for i in range(t - 1):
-        frame, _, state = _next_frame(tokenizer, dynamics, state, actions[:, i], jax.random.fold_in(key, i),
-                                      cfg.dynamics.maskgit_steps, cfg.dynamics.temperature,
-                                      cfg.dynamics.choice_temperature)
-        frames.append(frame)
-    generated = jnp.stack(frames, axis=1)
+    t = video_BTHWC.shape[1]
+    dyn = cfg.dynamics
+    generated = rollout.generate(tokenizer, dynamics, video_BTHWC[:, :1], lam.infer_actions(video_BTHWC), key,
+                                 dyn.maskgit_steps, dyn.temperature, dyn.choice_temperature, t)
+    generated = jnp.concatenate([video_BTHWC[:, :1], generated], axis=1)
     side_by_side = np.concatenate([_to_uint8(video_BTHWC), _to_uint8(generated)], axis=3)  # [B,T,H,2W,C]
     return side_by_side.transpose(1, 0, 2, 3, 4).reshape(t, -1, *side_by_side.shape[3:])
 

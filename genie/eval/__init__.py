@@ -1,0 +1,1 @@
+"""Evaluation of a trained run: metrics, rollouts, controllability, the report."""

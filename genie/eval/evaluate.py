@@ -1,0 +1,219 @@
+"""Held-out evaluation of a trained run: every stage that has a checkpoint, on one split.
+
+Tokenizer: PSNR/SSIM of reconstructions, codebook usage. LAM: NMI and purity of the latent
+actions against the true ones, a confusion matrix, the best latent action for each true one.
+Dynamics: teacher-forced token accuracy, rollouts from k true frames with the LAM's actions
+and with uniformly random ones (same prompts, same sampling keys), their PSNR/SSIM against the
+truth at each horizon, ΔtPSNR (Genie's controllability measure) and the copy-the-last-frame
+baseline; an action-effect grid and rollout videos for the report.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genie import rollout
+from genie.data.shards import ClipSource
+from genie.eval import metrics
+from genie.runs import TrainedRun
+
+
+def _batches(source: ClipSource, clips: int, batch_size: int):
+    """The first `clips` clips of the split in order, as float video and int actions."""
+    for start in range(0, clips, batch_size):
+        items = [source[i] for i in range(start, min(start + batch_size, clips))]
+        video = np.stack([c["frames_THWC"] for c in items]).astype(np.float32) / 255.0
+        yield jnp.asarray(video), np.stack([c["actions_Tm1"] for c in items]).astype(np.int32)
+
+
+@nnx.jit
+def _reconstruct(tokenizer, video_BTHWC):
+    recon, tokens, _, _ = tokenizer(video_BTHWC)
+    return metrics.psnr(recon, video_BTHWC), metrics.ssim(recon, video_BTHWC), tokens, recon
+
+
+@nnx.jit
+def _infer_actions(lam, video_BTHWC):
+    return lam.infer_actions(video_BTHWC)
+
+
+@nnx.jit
+def _teacher_forced_accuracy(tokenizer, dynamics, video_BTHWC, actions_BTm1):
+    """Per clip: accuracy of the argmax tokens of each frame t+1 predicted with all of its
+    tokens masked and the true frames 0..t given."""
+    tokens = tokenizer.encode(video_BTHWC)
+    b, t, n = tokens.shape
+    _, cache = dynamics.prefill(tokens[:, :-1], actions_BTm1[:, :-1])
+    blank = jnp.full((b, n), dynamics.mask_id, jnp.int32)
+    hits = [jnp.argmax(dynamics.step(blank, actions_BTm1[:, s - 1], cache, s)[0], -1) == tokens[:, s]
+            for s in range(1, t)]
+    return jnp.mean(jnp.stack(hits, 1), axis=(1, 2))
+
+
+@jax.jit
+def _frame_scores(generated_BhHWC, truth_BhHWC):
+    return metrics.psnr(generated_BhHWC, truth_BhHWC), metrics.ssim(generated_BhHWC, truth_BhHWC)
+
+
+def rollout_scores(generate, video_BTHWC, actions_BTm1, random_actions_BTm1, k: int):
+    """Rollouts from the first k true frames, with the given actions and with random ones
+    after the prompt (the prompt's own k-1 actions stay), scored against the truth.
+
+    `generate(prompt_BkHWC, actions_BTm1)` returns the T-k frames after the prompt, frame k+i
+    generated with action k-1+i. Returns ({"inferred"|"random"|"copy": (psnr_Bh, ssim_Bh)},
+    (inferred frames, random-action frames)); "copy" repeats the last prompt frame.
+    """
+    random_actions = actions_BTm1.at[:, k - 1:].set(random_actions_BTm1[:, k - 1:])
+    truth = video_BTHWC[:, k:]
+    inferred = generate(video_BTHWC[:, :k], actions_BTm1)
+    randomised = generate(video_BTHWC[:, :k], random_actions)
+    copy = jnp.broadcast_to(video_BTHWC[:, k - 1:k], truth.shape)
+    scores = {name: tuple(np.asarray(x) for x in _frame_scores(frames, truth))
+              for name, frames in (("inferred", inferred), ("random", randomised), ("copy", copy))}
+    return scores, (inferred, randomised)
+
+
+def rollout_results(scores: list[dict]) -> dict:
+    """metrics.json's rollout entries from the scores of every batch: means per horizon
+    (keys "1".."T-k"), ΔtPSNR = PSNR with the given actions minus PSNR with random ones."""
+    mean = lambda name, which: np.concatenate([s[name][which] for s in scores]).mean(0)
+    by_horizon = lambda values: {str(h + 1): float(v) for h, v in enumerate(values)}
+    delta = mean("inferred", 0) - mean("random", 0)
+    return {
+        "rollout_psnr": by_horizon(mean("inferred", 0)),
+        "rollout_ssim": by_horizon(mean("inferred", 1)),
+        "random_action_psnr": by_horizon(mean("random", 0)),
+        "random_action_ssim": by_horizon(mean("random", 1)),
+        "delta_psnr": by_horizon(delta),
+        "delta_psnr_t4": float(delta[3]) if len(delta) >= 4 else None,
+        "copy_last_frame_psnr": by_horizon(mean("copy", 0)),
+        "copy_last_frame_ssim": by_horizon(mean("copy", 1)),
+    }
+
+
+def lam_results(latent, true, num_actions: int, action_names: list[str]) -> dict:
+    """Latent-action metrics; NMI, purity, the confusion counts and the action map only where
+    the data has true actions (action_names non-empty, true >= 0)."""
+    latent, true = np.asarray(latent).ravel(), np.asarray(true).ravel()
+    codes = metrics.codebook_stats(latent, num_actions)
+    out = {"codebook_usage": codes["usage"], "codebook_perplexity": codes["perplexity"],
+           "latent_counts": np.bincount(latent, minlength=num_actions).tolist()}
+    known = true >= 0
+    if not action_names or not known.any():
+        return {**out, "nmi": None, "purity": None, "note": "the data has no true actions"}
+    counts = metrics.contingency(latent[known], true[known], num_actions, len(action_names))
+    best = metrics.best_latent_for_each_class(counts)
+    return {**out, "nmi": metrics.nmi(counts), "purity": metrics.purity(counts), "true_actions": action_names,
+            "confusion": counts.tolist(), "action_map": {name: best[j] for j, name in enumerate(action_names)}}
+
+
+class Evaluation:
+    """The metrics of one run over the evaluated clips: `evaluate()` returns metrics.json's content
+    and leaves the pictures for the report in `pictures`."""
+
+    def __init__(self, run: TrainedRun, data_dir):
+        self.run, self.cfg = run, run.cfg
+        self.source = ClipSource(data_dir, self.cfg.eval.split)
+        manifest = self.source.manifest
+        self.has_actions = bool(manifest.get("has_actions"))
+        self.action_names = list(manifest.get("action_names") or [])
+        self.clips = min(self.cfg.eval.clips, len(self.source))
+        self.maskgit_steps = self.cfg.eval.maskgit_steps or self.cfg.dynamics.maskgit_steps
+        self.rollout_key, self.grid_key = jax.random.split(jax.random.key(self.cfg.seed))
+        self.pictures = {}  # name -> uint8 arrays for the report
+
+    def evaluate(self) -> dict:
+        start = time.time()
+        run, models = self.run, self.run.models
+        out = {}
+        acc = {name: [] for name in ("psnr", "ssim", "tokens", "latent", "true", "token_accuracy", "rollouts")}
+        for i, (video, true_actions) in enumerate(_batches(self.source, self.clips, self.cfg.eval.batch_size)):
+            if run.has("tokenizer"):
+                psnr, ssim, tokens, recon = _reconstruct(models["tokenizer"], video)
+                acc["psnr"].append(psnr)
+                acc["ssim"].append(ssim)
+                acc["tokens"].append(np.asarray(tokens))
+                if i == 0:
+                    self.pictures["reconstructions"] = (np.asarray(video[:4]), np.asarray(recon[:4]))
+            if run.has("lam"):
+                latent = _infer_actions(models["lam"], video)
+                acc["latent"].append(np.asarray(latent))
+                acc["true"].append(true_actions)
+            if run.has("tokenizer", "lam", "dynamics"):
+                acc["token_accuracy"].append(
+                    _teacher_forced_accuracy(models["tokenizer"], models["dynamics"], video, latent))
+                acc["rollouts"].append(self._rollouts(video, latent, jax.random.fold_in(self.rollout_key, i),
+                                                      first=i == 0))
+        if run.has("tokenizer"):
+            codes = metrics.codebook_stats(np.concatenate(acc["tokens"]), self.cfg.tokenizer.num_codes)
+            out["tokenizer"] = {"psnr": float(np.mean(np.concatenate(acc["psnr"]))),
+                                "ssim": float(np.mean(np.concatenate(acc["ssim"]))),
+                                "codebook_usage": codes["usage"], "codebook_perplexity": codes["perplexity"]}
+        if run.has("lam"):
+            out["lam"] = lam_results(np.concatenate(acc["latent"]), np.concatenate(acc["true"]),
+                                     self.cfg.lam.num_actions, self.action_names if self.has_actions else [])
+        if run.has("tokenizer", "lam", "dynamics"):
+            out["dynamics"] = {"token_accuracy": float(np.mean(np.concatenate(acc["token_accuracy"]))),
+                               **rollout_results(acc["rollouts"])}
+            self.pictures["action_grid"] = self._action_grid()
+        out["meta"] = self._meta(time.time() - start)
+        return out
+
+    def _rollouts(self, video, latent, key, first: bool) -> dict:
+        cfg = self.cfg
+        dyn = cfg.dynamics
+        generate = lambda prompt, actions: rollout.generate(
+            self.run.models["tokenizer"], self.run.models["dynamics"], prompt, actions, key, self.maskgit_steps,
+            dyn.temperature, dyn.choice_temperature, video.shape[1])
+        random_actions = jax.random.randint(jax.random.fold_in(key, 1), latent.shape, 0, cfg.lam.num_actions)
+        scores, (inferred, randomised) = rollout_scores(generate, video, latent, random_actions,
+                                                        cfg.eval.prompt_frames)
+        if first:
+            self.pictures["rollouts"] = (np.asarray(video[:4]), np.asarray(inferred[:4]), np.asarray(randomised[:4]))
+        return scores
+
+    def _action_grid(self) -> np.ndarray:
+        """Each latent action held for grid_steps from grid_prompts prompts:
+        [P, A, 1 + steps, H, W, C], column 0 the last prompt frame."""
+        cfg, ev = self.cfg, self.cfg.eval
+        k, a = ev.prompt_frames, cfg.lam.num_actions
+        p = min(ev.grid_prompts, len(self.source))
+        # Prompts far apart in the split, so different levels and places show.
+        picks = np.linspace(0, len(self.source) - 1, p).astype(int)
+        video = jnp.asarray(np.stack([self.source[int(i)]["frames_THWC"][:k] for i in picks]) / 255.0, jnp.float32)
+        prompts = jnp.repeat(video, a, axis=0)  # [P*A, k, ...]
+        prompt_actions = jnp.repeat(_infer_actions(self.run.models["lam"], video) if k > 1 else
+                                    jnp.zeros((p, 0), jnp.int32), a, axis=0)[:, :k - 1]
+        held = jnp.tile(jnp.arange(a, dtype=jnp.int32), p)[:, None].repeat(ev.grid_steps, axis=1)
+        dyn = cfg.dynamics
+        frames = rollout.generate(self.run.models["tokenizer"], self.run.models["dynamics"], prompts,
+                                  jnp.concatenate([prompt_actions, held], axis=1), self.grid_key,
+                                  self.maskgit_steps, dyn.temperature, dyn.choice_temperature, cfg.data.clip_length)
+        frames = jnp.concatenate([prompts[:, -1:], frames], axis=1)
+        return np.asarray(frames).reshape(p, a, *frames.shape[1:])
+
+    def _meta(self, seconds: float) -> dict:
+        cfg, run = self.cfg, self.run
+        return {"config": cfg.name, "workdir": str(run.workdir), "checkpoint_steps": run.steps,
+                "complete": run.complete, "missing": run.missing, "split": cfg.eval.split, "clips": self.clips,
+                "prompt_frames": cfg.eval.prompt_frames, "maskgit_steps": self.maskgit_steps,
+                "temperature": cfg.dynamics.temperature, "has_true_actions": self.has_actions,
+                "seconds": round(seconds, 1)}
+
+
+def evaluate_run(run: TrainedRun, log=print) -> dict:
+    """Evaluates `run` on cfg.eval.split and writes everything into <workdir>/eval/."""
+    from genie.eval.report import write_evaluation
+
+    evaluation = Evaluation(run, run.cfg.data_dir)
+    log(f"eval: {evaluation.clips} clips of {run.cfg.eval.split}, stages with checkpoints: "
+        f"{', '.join(run.steps) or 'none'}")
+    results = evaluation.evaluate()
+    out = write_evaluation(results, evaluation.pictures, run.workdir)
+    log(f"eval: {results['meta']['seconds']} s; report in {out / 'report.md'}")
+    return results

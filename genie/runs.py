@@ -1,0 +1,69 @@
+"""A trained run on disk: its config and the models of whichever stages have checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+from flax import nnx
+
+from genie.config import Config, ConfigError, config_from_dict
+from genie.models import build_models
+from genie.train.checkpoint import Checkpoints
+from genie.train.stages import STAGES, Cotrained, stage_signature
+from genie.train.trainer import is_complete
+
+
+@dataclasses.dataclass
+class TrainedRun:
+    workdir: pathlib.Path
+    cfg: Config
+    models: dict  # stage name -> module (the untrained module where the stage has no checkpoint)
+    steps: dict  # stage name -> step of the restored checkpoint, for the stages that have one
+    complete: dict  # stage name -> whether the stage finished its steps
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name in STAGES if name not in self.steps]
+
+    def has(self, *names: str) -> bool:
+        return all(name in self.steps for name in names)
+
+
+def load_config_of(workdir: pathlib.Path) -> Config:
+    path = workdir / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{workdir} is not a training run (it has no config.json); train one with: "
+                                f"python scripts/train.py --workdir {workdir}")
+    try:
+        return config_from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, ConfigError) as e:
+        raise ConfigError(f"{path} is not a config of this version of genie: {e}") from None
+
+
+def load_run(workdir: str | pathlib.Path, cfg: Config | None = None) -> TrainedRun:
+    """Restores the latest checkpoint of each stage of `workdir`. A co-trained LAM comes from
+    the dynamics checkpoint, where it was last updated."""
+    workdir = pathlib.Path(workdir)
+    cfg = cfg or load_config_of(workdir)
+    models = build_models(cfg, nnx.Rngs(cfg.seed))
+    steps, complete = {}, {}
+    for name in STAGES:
+        directory = workdir / name / "checkpoints"
+        if not directory.is_dir():
+            continue
+        checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(name, cfg))
+        try:
+            step = checkpoints.latest_step()
+            if step is None:
+                continue
+            module = models[name]
+            if name == "dynamics" and cfg.train.cotrain_lam:
+                module = Cotrained(models["dynamics"], models["lam"])
+            model_state, _, _ = checkpoints.restore(step, nnx.state(module))
+            nnx.update(module, model_state)
+        finally:
+            checkpoints.close()
+        steps[name], complete[name] = step, is_complete(workdir / name)
+    return TrainedRun(workdir, cfg, models, steps, complete)

@@ -1,0 +1,39 @@
+"""Evaluates a trained run on held-out levels: metrics.json, report.md, plots, GIFs, action_map.json.
+
+    python scripts/evaluate.py --workdir runs/cpu [--split test] [--config.eval.clips=512 ...]
+
+Every stage with a checkpoint is evaluated (the latest one); what is missing is named in the
+report. The run's own config.json is used; --config.<field>=<value> overrides it.
+"""
+
+import argparse
+import dataclasses
+import pathlib
+import sys
+
+from genie.config import ConfigError, apply_overrides
+from genie.data.shards import DataError
+from genie.train.checkpoint import CheckpointError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", default="runs/cpu")
+    parser.add_argument("--split", default=None, choices=("train", "val", "test"), help="default: the config's")
+    args, rest = parser.parse_known_args(argv)
+    from genie.eval.evaluate import evaluate_run
+    from genie.runs import load_config_of, load_run
+
+    try:
+        cfg = apply_overrides(load_config_of(pathlib.Path(args.workdir)), rest)
+        if args.split:
+            cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, split=args.split))
+        evaluate_run(load_run(args.workdir, cfg))
+    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Evaluation metrics on cases with known answers."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genie.eval import metrics
+from genie.eval.evaluate import lam_results, rollout_results, rollout_scores
+
+
+def test_psnr_matches_hand_computed_values():
+    a = np.zeros((2, 4, 4, 3), np.float32)
+    b = a.copy()
+    b[0] += 0.1  # MSE 0.01 -> 20 dB
+    b[1, :2] = 1.0  # half the pixels off by 1 -> MSE 0.5 -> 3.0103 dB
+    np.testing.assert_allclose(metrics.psnr(a, b), [20.0, 10 * math.log10(2)], rtol=1e-5)
+
+
+def _ssim_reference(x, y):
+    """SSIM of one single-channel image by explicit 11x11 Gaussian windows (no convolution)."""
+    g = np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2)
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    c1, c2 = 0.01**2, 0.03**2
+    values = []
+    for i in range(x.shape[0] - 10):
+        for j in range(x.shape[1] - 10):
+            px, py = x[i:i + 11, j:j + 11], y[i:i + 11, j:j + 11]
+            mx, my = (w * px).sum(), (w * py).sum()
+            vx, vy = (w * (px - mx) ** 2).sum(), (w * (py - my) ** 2).sum()
+            cov = (w * (px - mx) * (py - my)).sum()
+            values.append((2 * mx * my + c1) * (2 * cov + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
+    return np.mean(values)
+
+
+def test_ssim_matches_a_direct_reference_and_known_cases():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    y = np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1).astype(np.float32)
+    expected = [np.mean([_ssim_reference(x[b, ..., c], y[b, ..., c]) for c in range(3)]) for b in range(2)]
+    np.testing.assert_allclose(metrics.ssim(x, y), expected, rtol=1e-4)
+    np.testing.assert_allclose(metrics.ssim(x, x), [1.0, 1.0], rtol=1e-6)
+    # Flat images: only the luminance term is left, (2ab + C1) / (a^2 + b^2 + C1).
+    a, b, c1 = 0.2, 0.6, 0.01**2
+    flat = metrics.ssim(np.full((1, 16, 16, 3), a), np.full((1, 16, 16, 3), b))
+    np.testing.assert_allclose(flat, [(2 * a * b + c1) / (a * a + b * b + c1)], rtol=1e-5)
+    assert float(metrics.ssim(x[:1], 1 - x[:1])[0]) < 0  # inverted structure
+
+
+def test_nmi_and_purity_on_known_labelings():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 1000)
+    renamed = (labels + 1) % 4
+    same = metrics.contingency(renamed, labels, 4, 4)
+    assert metrics.nmi(same) == pytest.approx(1.0) and metrics.purity(same) == 1.0
+    # Independent labelings: a product table has zero mutual information.
+    independent = np.outer([10, 20, 30], [5, 5, 10, 20])
+    assert metrics.nmi(independent) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.purity(independent) == pytest.approx(20 / 40)
+    # Hand-computed: clusters {a,a,b}, {b,b}: purity 4/5; NMI from the entropies below.
+    table = np.array([[2, 1], [0, 2]])
+    p = table / 5
+    h = lambda q: -sum(v * math.log(v) for v in q if v > 0)
+    mi = h(p.sum(1)) + h(p.sum(0)) - h(p.ravel())
+    assert metrics.purity(table) == pytest.approx(0.8)
+    assert metrics.nmi(table) == pytest.approx(mi / ((h(p.sum(1)) + h(p.sum(0))) / 2))
+    # More clusters than classes, each pure: purity 1 but NMI below 1 (the split costs information).
+    split = metrics.contingency(np.arange(1000) % 8, (np.arange(1000) % 8) // 2, 8, 4)
+    assert metrics.purity(split) == 1.0 and 0.5 < metrics.nmi(split) < 1.0
+
+
+def test_action_map_and_codebook_stats():
+    # Latent 0 is everywhere (it should not win every class); latent 2 is mostly class 1.
+    counts = np.array([[30, 30, 30], [20, 0, 0], [0, 25, 2], [0, 0, 15]])
+    assert metrics.best_latent_for_each_class(counts) == [1, 2, 3]
+    stats = metrics.codebook_stats(np.array([0, 0, 1, 1]), 4)
+    assert stats["usage"] == 0.5 and stats["perplexity"] == pytest.approx(2.0)
+
+
+def test_lam_results_with_and_without_true_actions():
+    true = np.array([[0, 1, 2, 1], [2, 2, 0, 1]])
+    latent = (true + 1) % 3
+    out = lam_results(latent, true, 3, ["a", "b", "c"])
+    assert out["nmi"] == pytest.approx(1.0) and out["purity"] == 1.0
+    assert out["action_map"] == {"a": 1, "b": 2, "c": 0}
+    none = lam_results(latent, np.full_like(true, -1), 3, [])
+    assert none["nmi"] is None and "no true actions" in none["note"] and "action_map" not in none
+
+
+def _oracle_world(uses_action: bool):
+    """A world of a bright 4x4 square on 16x16 frames: each action moves it one way (or, when
+    the world ignores actions, it always moves right)."""
+    moves = np.array([[0, 0], [0, -2], [0, 2], [-2, 0]])
+
+    def frames(start_B2, actions_BM):
+        pos, out = np.array(start_B2), []
+        for t in range(actions_BM.shape[1]):
+            step = moves[np.asarray(actions_BM[:, t])] if uses_action else np.array([[0, 2]])
+            pos = np.clip(pos + step, 0, 12)
+            out.append(pos.copy())
+        return np.stack(out, 1)  # [B, M, 2]
+
+    def render(pos_BM2):
+        img = np.zeros((*pos_BM2.shape[:2], 16, 16, 3), np.float32)
+        for b, t in np.ndindex(*pos_BM2.shape[:2]):
+            y, x = pos_BM2[b, t]
+            img[b, t, y:y + 4, x:x + 4] = 1.0
+        return jnp.asarray(img)
+
+    return frames, render
+
+
+@pytest.mark.parametrize("uses_action", [True, False])
+def test_delta_psnr_is_positive_only_for_a_world_that_follows_its_actions(uses_action):
+    frames, render = _oracle_world(uses_action)
+    rng = np.random.default_rng(0)
+    b, t, k = 16, 8, 2
+    start = np.full((b, 2), 6)
+    actions = rng.integers(0, 4, (b, t - 1))
+    video = render(np.concatenate([start[:, None], frames(start, actions)], 1))
+
+    def generate(prompt_BkHWC, actions_BTm1):
+        assert prompt_BkHWC.shape[1] == k
+        # The oracle reads where the prompt left the square and plays the actions after it.
+        last = np.array([np.argwhere(np.asarray(p[-1, ..., 0]) > 0)[0] for p in prompt_BkHWC])
+        return render(frames(last, np.asarray(actions_BTm1)[:, k - 1:]))
+
+    scores, (inferred, _) = rollout_scores(generate, video, jnp.asarray(actions),
+                                           jax.random.randint(jax.random.key(1), actions.shape, 0, 4), k)
+    results = rollout_results([scores])
+    np.testing.assert_array_equal(inferred, video[:, k:])  # the true actions reproduce the clip
+    assert list(results["rollout_psnr"]) == [str(h) for h in range(1, t - k + 1)]
+    assert results["rollout_psnr"]["1"] == pytest.approx(100.0)  # exact: capped at MSE 1e-10
+    if uses_action:
+        assert results["delta_psnr_t4"] > 10
+        assert all(d > 0 for d in results["delta_psnr"].values())
+    else:
+        assert results["delta_psnr_t4"] == pytest.approx(0.0)
+    copy = results["copy_last_frame_psnr"]
+    assert all(c < 100.0 for c in copy.values())  # the square moves, so standing still is worse
