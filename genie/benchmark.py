@@ -139,3 +139,70 @@ def train(cfg: Config, steps: int = 5) -> dict:
         results[name]["fraction_of_matmul_peak"] = round(
             results[name]["achieved_flop_per_s"] / results["machine_matmul_flop_per_s"], 3)
     return results
+
+
+def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3) -> dict:
+    """Frames per second of playing a world at batch 1 (random weights: speed does not depend
+    on them). Cached: World.step timed over `cycles` full slides of the window past its end, so
+    the periodic refill of the caches is counted; uncached (every MaskGIT step reruns the whole
+    window, as the public peers do): a fixed-shape window, the same cost at every frame."""
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from genie import rollout
+    from genie.models import build_models
+    from genie.world import World
+
+    models = build_models(cfg, nnx.Rngs(cfg.seed))
+    world = World(cfg, models)
+    actions = lambda n: [i % world.num_actions for i in range(n)]
+    start = time.perf_counter()
+    world.reset(np.zeros((cfg.env.height, cfg.env.width, 3), np.uint8))
+    world.step(0)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for a in actions(world.context - 2):  # fill the window
+        world.step(a)
+    filling_s = (time.perf_counter() - start) / (world.context - 2)
+    timed = cycles * world.slide
+    start = time.perf_counter()
+    for a in actions(timed):
+        world.step(a)
+    cached_s = (time.perf_counter() - start) / timed
+
+    graphdef, params = nnx.split((models["tokenizer"], models["dynamics"]))
+
+    @functools.partial(jax.jit, static_argnums=(3,))
+    def uncached(params, state, key, steps):
+        tokenizer, dynamics = nnx.merge(graphdef, params)
+        frame, _, state = rollout.next_frame_uncached(tokenizer, dynamics, state, jnp.zeros((1,), jnp.int32), key,
+                                                      steps, world.temperature, cfg.dynamics.choice_temperature,
+                                                      world.slide)
+        return frame, state
+
+    tokens = jnp.zeros((1, 1, models["tokenizer"].num_tokens), jnp.int32)
+    state = rollout.init_state(tokens, jnp.zeros((1, 0), jnp.int32), world.context)
+    start = time.perf_counter()
+    frame, state = jax.block_until_ready(uncached(params, state, jax.random.key(0), world.maskgit_steps))
+    compile_uncached_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for i in range(uncached_frames):
+        frame, state = uncached(params, state, jax.random.key(i), world.maskgit_steps)
+    jax.block_until_ready(frame)
+    uncached_s = (time.perf_counter() - start) / uncached_frames
+    return {
+        "fps_cached": round(1 / cached_s, 2),
+        "fps_cached_while_filling": round(1 / filling_s, 2),
+        "fps_uncached": round(1 / uncached_s, 3),
+        "speedup": round(uncached_s / cached_s, 1),
+        "compile_s": round(compile_s, 2),
+        "compile_uncached_s": round(compile_uncached_s, 2),
+        "maskgit_steps": world.maskgit_steps,
+        "context": world.context,
+        "slide": world.slide,
+        "frame": [cfg.env.height, cfg.env.width],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }

@@ -51,16 +51,18 @@ def with_caches(tokenizer, dynamics, state: RolloutState) -> RolloutState:
     return state.replace(dynamics_cache=dynamics_cache, decoder_cache=decoder_cache)
 
 
-def push(state: RolloutState, tokens_BN, action_B) -> RolloutState:
-    """The window with a new frame appended; when full, the oldest frame leaves."""
+def push(state: RolloutState, tokens_BN, action_B, slide: int = 1) -> RolloutState:
+    """The window with a new frame appended; when it is full, the oldest `slide` frames leave."""
     slots = state.tokens_BCN.shape[1]
+    if not 1 <= slide <= slots:
+        raise ValueError(f"slide must be in 1..{slots} (the window's slots), got {slide}")
     full = state.count == slots
-    tokens = jnp.where(full, jnp.roll(state.tokens_BCN, -1, axis=1), state.tokens_BCN)
-    actions = jnp.where(full, jnp.roll(state.actions_BC, -1, axis=1), state.actions_BC)
-    slot = jnp.minimum(state.count, slots - 1)
+    tokens = jnp.where(full, jnp.roll(state.tokens_BCN, -slide, axis=1), state.tokens_BCN)
+    actions = jnp.where(full, jnp.roll(state.actions_BC, -slide, axis=1), state.actions_BC)
+    slot = jnp.where(full, slots - slide, state.count)
     tokens = jax.lax.dynamic_update_slice_in_dim(tokens, tokens_BN[:, None], slot, axis=1)
     actions = jax.lax.dynamic_update_slice_in_dim(actions, action_B[:, None], slot, axis=1)
-    return state.replace(tokens_BCN=tokens, actions_BC=actions, count=jnp.minimum(state.count + 1, slots))
+    return state.replace(tokens_BCN=tokens, actions_BC=actions, count=slot + 1)
 
 
 def _sample(logits_fn, shape_BN, mask_id, key, steps, temperature, choice_temperature):
@@ -69,15 +71,17 @@ def _sample(logits_fn, shape_BN, mask_id, key, steps, temperature, choice_temper
 
 
 def next_frame(tokenizer, dynamics, state: RolloutState, action_B, key, steps: int, temperature: float,
-               choice_temperature: float):
-    """Samples the frame after the window given action_B; returns (frame_BHWC, tokens_BN, state)."""
+               choice_temperature: float, slide: int = 1):
+    """Samples the frame after the window given action_B; returns (frame_BHWC, tokens_BN, state).
+    `slide` > 1 drops that many frames at once when the window is full, so the caches are
+    recomputed once every `slide` frames instead of every frame (a context of C-slide+1..C)."""
     if state.dynamics_cache is None:
         raise ValueError("next_frame needs a state with caches: use rollout.with_caches(tokenizer, dynamics, state)")
     logits_fn = lambda tokens_BN: dynamics.step(tokens_BN, action_B, state.dynamics_cache, state.count)[0]
     b, _, n = state.tokens_BCN.shape
     tokens_BN = _sample(logits_fn, (b, n), dynamics.mask_id, key, steps, temperature, choice_temperature)
     frame_BHWC, decoder_kv = tokenizer.decode_step(tokens_BN, state.decoder_cache, state.count)
-    moved = push(state, tokens_BN, action_B)
+    moved = push(state, tokens_BN, action_B, slide)
 
     def extend():  # the window had room: the new frame's keys/values join the caches
         _, dynamics_kv = dynamics.step(tokens_BN, action_B, state.dynamics_cache, state.count)
@@ -103,7 +107,7 @@ def _window_with(state: RolloutState, tokens_BN, action_B):
 
 
 def next_frame_uncached(tokenizer, dynamics, state: RolloutState, action_B, key, steps: int, temperature: float,
-                        choice_temperature: float):
+                        choice_temperature: float, slide: int = 1):
     """`next_frame` by full recomputation of the window at every MaskGIT step."""
     b, _, n = state.tokens_BCN.shape
     at = lambda x: jax.lax.dynamic_index_in_dim(x, state.count, axis=1, keepdims=False)
@@ -114,10 +118,10 @@ def next_frame_uncached(tokenizer, dynamics, state: RolloutState, action_B, key,
 
     tokens_BN = _sample(logits_fn, (b, n), dynamics.mask_id, key, steps, temperature, choice_temperature)
     frame_BHWC = at(tokenizer.decode(_window_with(state, tokens_BN, action_B)[0]))
-    return frame_BHWC, tokens_BN, push(state, tokens_BN, action_B)
+    return frame_BHWC, tokens_BN, push(state, tokens_BN, action_B, slide)
 
 
-_next_frame = nnx.jit(next_frame, static_argnums=(5, 6, 7))
+_next_frame = nnx.jit(next_frame, static_argnums=(5, 6, 7, 8))
 _encode = nnx.jit(lambda tokenizer, video_BTHWC: tokenizer.encode(video_BTHWC))
 _start = nnx.jit(lambda tokenizer, dynamics, tokens, actions, context:
                  with_caches(tokenizer, dynamics, init_state(tokens, actions, context)), static_argnums=4)

@@ -3,6 +3,7 @@
     python scripts/benchmark.py datagen [--config configs/cpu.py] [--json out.json]
     python scripts/benchmark.py params --config configs/coinrun.py
     python scripts/benchmark.py train --config configs/bench.py --json train.json [--steps 5]
+    python scripts/benchmark.py play --config configs/bench.py --json play.json
 """
 
 import argparse
@@ -12,7 +13,8 @@ import sys
 from genie import benchmark
 from genie.config import config_from_command_line
 
-TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params, "train": benchmark.train}
+TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params, "train": benchmark.train,
+           "play": benchmark.play}
 
 
 def main(argv=None) -> int:

@@ -60,3 +60,27 @@ def fit(model, loss_fn, steps, lr=3e-3):
     for step in range(steps):
         history.append(jax.device_get(train_step(model, optimizer, step)))
     return history
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_cfg, tiny_data, tmp_path_factory):
+    """A tiny run trained through every stage and evaluated (so it has eval/action_map.json)."""
+    from genie.config import override
+    from genie.train import pipeline
+
+    cfg = override(tiny_cfg, {"data.dir": str(tiny_data), "train.sample_every": 0})
+    workdir = tmp_path_factory.mktemp("run")
+    pipeline.run(cfg, workdir, stages=("tokenizer", "lam", "dynamics", "eval"), log=lambda *_: None)
+    return workdir
+
+
+@pytest.fixture
+def prompt_png(tmp_path):
+    """A prompt image of another size and with an alpha channel: 70x50 RGBA."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "prompt.png"
+    Image.fromarray(rng.integers(0, 255, (50, 70, 4), dtype=np.uint8), "RGBA").save(path)
+    return path

@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from genie import rollout
@@ -24,7 +25,18 @@ def test_window_slides_and_keeps_the_latest_frames():
     np.testing.assert_array_equal(state.actions_BC[0], [12, 13, 14])
 
 
-def test_cached_rollout_equals_full_recomputation_past_the_window(tiny_cfg, tiny_batch):
+def test_window_can_slide_several_frames_at_once():
+    state = rollout.init_state(jnp.full((1, 1, 2), 100), jnp.zeros((1, 0), jnp.int32), context=5)
+    counts = []
+    for i in range(8):
+        state = rollout.push(state, jnp.full((1, 2), i), jnp.array([i + 10]), slide=2)
+        counts.append(int(state.count))
+    assert counts == [2, 3, 4, 3, 4, 3, 4, 3]
+    np.testing.assert_array_equal(state.tokens_BCN[0, :3, 0], [5, 6, 7])
+
+
+@pytest.mark.parametrize("slide", [1, 3])
+def test_cached_rollout_equals_full_recomputation_past_the_window(tiny_cfg, tiny_batch, slide):
     tokenizer, _, dynamics = make_models(tiny_cfg)
     traces = []
 
@@ -32,7 +44,7 @@ def test_cached_rollout_equals_full_recomputation_past_the_window(tiny_cfg, tiny
         @nnx.jit
         def step(tokenizer, dynamics, state, action, key):
             traces.append(fn.__name__)  # runs only while tracing
-            return fn(tokenizer, dynamics, state, action, key, **SAMPLING)
+            return fn(tokenizer, dynamics, state, action, key, **SAMPLING, slide=slide)
         return step
 
     cached, uncached = make(rollout.next_frame), make(rollout.next_frame_uncached)

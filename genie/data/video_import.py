@@ -33,7 +33,8 @@ def find_videos(folder: pathlib.Path) -> list[pathlib.Path]:
     return found
 
 
-def _fit(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+def fit_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An RGB uint8 frame of any size, centre-cropped to the aspect ratio and resized."""
     image = Image.fromarray(frame).convert("RGB")
     w, h = image.size
     scale = min(w / width, h / height)  # centre crop to the target aspect ratio, then resize
@@ -56,7 +57,7 @@ def read_video(path: pathlib.Path, height: int, width: int, stride: int = 1) -> 
             source = iio.imiter(path)
         for i, frame in enumerate(source):
             if i % stride == 0:
-                frames.append(_fit(np.asarray(frame), height, width))
+                frames.append(fit_frame(np.asarray(frame), height, width))
     except Exception as e:  # decoders raise many types; all mean the same to the user
         raise shards.DataError(f"cannot decode {path}: {e}. Re-encode it (e.g. ffmpeg -i in out.mp4) or "
                                "remove it from the folder") from None

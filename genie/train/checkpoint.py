@@ -15,6 +15,12 @@ import orbax.checkpoint as ocp
 from genie.config import dict_differences
 
 
+def _common(old: dict, new: dict) -> dict:
+    """`old` restricted to the keys that `new` has, recursively."""
+    return {k: _common(v, new[k]) if isinstance(v, dict) and isinstance(new[k], dict) else v
+            for k, v in old.items() if k in new}
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used here; the message says why and what to do."""
 
@@ -41,7 +47,8 @@ class Checkpoints:
 
     def check(self, step: int) -> dict:
         meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-        diffs = dict_differences(meta["signature"], self.signature, "in the checkpoint", "now")
+        # Fields that no longer matter (absent from the signature now) are not differences.
+        diffs = dict_differences(_common(meta["signature"], self.signature), self.signature, "in the checkpoint", "now")
         if diffs:
             raise CheckpointError(f"the checkpoint at {self.directory} (step {step}) was made with another config: "
                                   f"{'; '.join(diffs)}. Use the config it was made with, or another --workdir")

@@ -27,6 +27,10 @@ STAGES = ("tokenizer", "lam", "dynamics")
 STAGE_SEEDS = {"tokenizer": 0, "lam": 1000, "dynamics": 2000}
 
 
+# Generation settings: a trained dynamics model samples with any of them.
+SAMPLING_FIELDS = ("maskgit_steps", "temperature", "choice_temperature")
+
+
 def stage_signature(name: str, cfg: Config) -> dict:
     """The config fields a checkpoint of stage `name` depends on."""
     common = {"env": {"height": cfg.env.height, "width": cfg.env.width}, "clip_length": cfg.data.clip_length}
@@ -34,8 +38,9 @@ def stage_signature(name: str, cfg: Config) -> dict:
         return {**common, "tokenizer": to_dict(cfg.tokenizer)}
     if name == "lam":
         return {**common, "lam": to_dict(cfg.lam)}
+    dynamics = {k: v for k, v in to_dict(cfg.dynamics).items() if k not in SAMPLING_FIELDS}
     return {**common, "tokenizer": to_dict(cfg.tokenizer), "lam": to_dict(cfg.lam),
-            "dynamics": to_dict(cfg.dynamics), "cotrain_lam": cfg.train.cotrain_lam}
+            "dynamics": dynamics, "cotrain_lam": cfg.train.cotrain_lam}
 
 
 class Cotrained(nnx.Module):

@@ -1,0 +1,48 @@
+"""A learned world as a gymnasium environment, so that an agent can be trained inside it.
+
+Observations are the world's frames (uint8 [H, W, 3]), actions its latent actions. A learned
+world predicts frames, not rewards: the reward is always 0 and episodes never end by
+themselves; wrap it (gymnasium.wrappers.TimeLimit, a reward model) as the task needs.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from genie.world import World
+
+
+class WorldEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(self, world: World | None = None, workdir: str | None = None, render_mode: str | None = None):
+        """`world`, or the `workdir` of a trained run. reset() starts at a held-out platformer
+        level drawn from its seed, or at options={"prompt": image} (anything World.reset takes)."""
+        if world is None:
+            if workdir is None:
+                raise ValueError("give a World or the workdir of a trained run")
+            world = World.load(workdir)
+        self.world, self.render_mode = world, render_mode
+        self.observation_space = gym.spaces.Box(0, 255, (world.height, world.width, 3), np.uint8)
+        self.action_space = gym.spaces.Discrete(world.num_actions)
+        self._frame = None
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        # The world's sampling is seeded from this env's generator, so equal seeds replay equally.
+        self.world.seed = int(self.np_random.integers(2**31))
+        prompt = (options or {}).get("prompt")
+        if prompt is None:
+            low, high = self.world.cfg.data.test_seeds
+            self._frame = self.world.reset_to_level(int(self.np_random.integers(low, high)))
+        else:
+            self._frame = self.world.reset(prompt)
+        return self._frame.copy(), {}
+
+    def step(self, action):
+        self._frame = self.world.step(int(action))
+        return self._frame.copy(), 0.0, False, False, {"frame_index": len(self.world.frames) - 1}
+
+    def render(self):
+        return None if self._frame is None else self._frame.copy()

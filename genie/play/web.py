@@ -1,0 +1,164 @@
+"""Playing a world in a web page served on this machine (127.0.0.1 unless asked otherwise).
+
+    GET  /                  the page
+    GET  /api/state         actions, key bindings, frame count, sampling settings
+    GET  /api/frame.png     the current frame
+    POST /api/step          {"action": int} -> {"frame": PNG data URL, "frames": n, "ms": ...}
+    POST /api/reset         a prompt image as the body (PNG/JPEG/GIF, up to 8 MB), or empty for the default
+    GET  /api/recording.gif the session so far
+
+Bad requests get a 4xx status with {"error": "..."} and leave the session as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import pathlib
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+from PIL import Image
+
+from genie.play.controls import bound_action, idle_action
+from genie.world import PromptError, World
+
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
+PAGE = pathlib.Path(__file__).with_name("page.html")
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _png(frame: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(frame).save(out, format="PNG")
+    return out.getvalue()
+
+
+class Session:
+    """One world shared by the page's requests, one request at a time."""
+
+    def __init__(self, world: World, reset):
+        self.world, self.reset_world = world, reset
+        self.lock = threading.Lock()
+        self.frame = reset()
+
+    def state(self) -> dict:
+        w = self.world
+        bindings = {name: bound_action(w, left="left" in name, right="right" in name, jump="jump" in name)
+                    for name in ("left", "right", "jump", "left+jump", "right+jump")}
+        return {"actions": w.action_names(), "frames": len(w.frames), "idle_action": idle_action(w),
+                "bindings": {k: v for k, v in bindings.items() if v is not None},
+                "maskgit_steps": w.maskgit_steps, "temperature": w.temperature, "size": [w.height, w.width]}
+
+    def step(self, body: bytes) -> dict:
+        try:
+            action = json.loads(body or b"{}")["action"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise RequestError(400, 'send {"action": <int>}') from None
+        with self.lock:
+            start = time.perf_counter()
+            try:
+                self.frame = self.world.step(action)
+            except ValueError as e:
+                raise RequestError(400, str(e)) from None
+            ms = 1000 * (time.perf_counter() - start)
+            return self._frame_reply(ms)
+
+    def reset(self, body: bytes, content_type: str) -> dict:
+        with self.lock:
+            if not body:
+                self.frame = self.reset_world()
+            elif content_type not in IMAGE_TYPES:
+                raise RequestError(415, f"a prompt is an image ({', '.join(IMAGE_TYPES)}), not {content_type!r}")
+            else:
+                try:
+                    self.frame = self.world.reset(Image.open(io.BytesIO(body)))
+                except (PromptError, OSError) as e:
+                    raise RequestError(400, f"cannot use this image as a prompt: {e}") from None
+            return self._frame_reply(0.0)
+
+    def _frame_reply(self, ms: float) -> dict:
+        url = "data:image/png;base64," + base64.b64encode(_png(self.frame)).decode()
+        return {"frame": url, "frames": len(self.world.frames), "ms": round(ms, 1)}
+
+    def recording(self) -> bytes:
+        import tempfile
+
+        with self.lock, tempfile.TemporaryDirectory() as tmp:
+            return self.world.save(pathlib.Path(tmp) / "session.gif").read_bytes()
+
+
+def make_handler(session: Session):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet: the page polls nothing, but steps are many
+            pass
+
+        def _send(self, status: int, body: bytes, content_type: str, extra: dict | None = None):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, payload: dict):
+            self._send(status, json.dumps(payload).encode(), "application/json")
+
+        def _body(self) -> bytes:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                raise RequestError(400, "bad Content-Length") from None
+            if length > MAX_UPLOAD_BYTES:
+                raise RequestError(413, f"the body is {length} bytes; the limit is {MAX_UPLOAD_BYTES}")
+            return self.rfile.read(length) if length > 0 else b""
+
+        def _route(self, method: str):
+            path = self.path.split("?")[0]
+            if method == "GET" and path == "/":
+                return self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
+            if method == "GET" and path == "/api/state":
+                return self._json(200, session.state())
+            if method == "GET" and path == "/api/frame.png":
+                return self._send(200, _png(session.frame), "image/png")
+            if method == "GET" and path == "/api/recording.gif":
+                return self._send(200, session.recording(), "image/gif",
+                                  {"Content-Disposition": 'attachment; filename="genie-session.gif"'})
+            if method == "POST" and path == "/api/step":
+                return self._json(200, session.step(self._body()))
+            if method == "POST" and path == "/api/reset":
+                content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                return self._json(200, session.reset(self._body(), content_type))
+            known = path in ("/", "/api/state", "/api/frame.png", "/api/recording.gif", "/api/step", "/api/reset")
+            raise RequestError(405 if known else 404, f"{method} {path} is not served here")
+
+        def _handle(self, method: str):
+            try:
+                self._route(method)
+            except RequestError as e:
+                self.close_connection = True  # an unread body may follow
+                self._json(e.status, {"error": str(e)})
+
+        def do_GET(self):
+            self._handle("GET")
+
+        def do_POST(self):
+            self._handle("POST")
+
+    return Handler
+
+
+def serve(world: World, reset, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """A server for the world (not yet serving: call serve_forever(), or run it in a thread)."""
+    return ThreadingHTTPServer((host, port), make_handler(Session(world, reset)))

@@ -1,0 +1,81 @@
+"""Plays a trained world: in a window, in a web page, or scripted to a GIF/MP4.
+
+    python scripts/play.py [--workdir runs/cpu] [--prompt image.png | --level SEED | --clip INDEX]
+    python scripts/play.py --web [--port 8000] [--host 127.0.0.1]
+    python scripts/play.py --prompt image.png --actions 0,3,3,1 --out play.gif
+
+Without a prompt the world starts at the first frame of a held-out platformer level. In the
+window: keys 1..A take latent actions, arrows and space play through eval/action_map.json, R
+resets, S saves the session, P pauses, Esc quits. --actions also takes true action names
+bound by the action map (right,right,jump).
+"""
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", default="runs/cpu", help="a training run")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--prompt", help="an image file of any size")
+    start.add_argument("--level", type=int, help="start at this platformer level seed")
+    start.add_argument("--clip", type=int, help="start at this clip of the run's test split")
+    parser.add_argument("--actions", help="scripted: comma-separated actions, then exit (needs --out)")
+    parser.add_argument("--out", help="scripted: where to save the session (.gif or .mp4)")
+    parser.add_argument("--web", action="store_true", help="serve a web page instead of opening a window")
+    parser.add_argument("--host", default="127.0.0.1", help="web: the address to bind (other machines: 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--maskgit_steps", type=int, default=None, help="default: the config's")
+    parser.add_argument("--temperature", type=float, default=None, help="default: the config's")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=int, default=8, help="window: pixels per frame pixel")
+    args = parser.parse_args(argv)
+    if bool(args.actions) != bool(args.out):
+        parser.error("--actions and --out go together")
+
+    from genie.config import ConfigError
+    from genie.data.shards import DataError
+    from genie.play.controls import parse_actions
+    from genie.train.checkpoint import CheckpointError
+    from genie.world import World
+
+    try:
+        world = World.load(args.workdir, maskgit_steps=args.maskgit_steps, temperature=args.temperature,
+                           seed=args.seed)
+
+        def reset():
+            if args.prompt:
+                return world.reset(args.prompt)
+            if args.clip is not None:
+                return world.reset_from_dataset(index=args.clip)
+            return world.reset_to_level(args.level)
+
+        reset()
+        if args.actions:
+            for action in parse_actions(args.actions, world):
+                world.step(action)
+            print(f"saved {len(world.actions)} steps to {world.save(args.out)}")
+            return 0
+    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    world.warm_up()
+    if args.web:
+        from genie.play.web import serve
+
+        server = serve(world, reset, args.host, args.port)
+        print(f"playing {args.workdir} at http://{args.host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        return 0
+    from genie.play.window import Window
+
+    Window(world, reset, scale=args.scale).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

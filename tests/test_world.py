@@ -1,0 +1,82 @@
+"""The World API on a tiny trained run: prompts, stepping past the context, errors, recordings."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from genie.world import PromptError, World
+
+
+@pytest.fixture(scope="module")
+def world(tiny_run):
+    return World.load(tiny_run)
+
+
+def test_plays_from_a_png_prompt_far_past_the_context_without_recompiling(world, prompt_png):
+    first = world.reset(prompt_png)
+    assert first.shape == (32, 32, 3) and first.dtype == np.uint8
+    frames = [world.step(i % world.num_actions) for i in range(100)]  # the context is 8 frames
+    assert all(f.shape == (32, 32, 3) and f.dtype == np.uint8 for f in frames)
+    assert world._step._cache_size() == 1  # one compilation for every frame
+    assert len(world.frames) == 101 and world.actions[:3] == [0, 1, 2]
+
+
+def test_the_same_seed_and_actions_replay_the_same_frames(world, prompt_png):
+    runs = []
+    for _ in range(2):
+        world.reset(prompt_png, seed=7)
+        runs.append([world.step(a) for a in (1, 2, 3, 0, 1, 2, 3, 0, 1, 2)])
+    np.testing.assert_array_equal(np.stack(runs[0]), np.stack(runs[1]))
+    world.reset(prompt_png, seed=8)
+    other = [world.step(a) for a in (1, 2, 3, 0, 1, 2, 3, 0, 1, 2)]
+    assert not np.array_equal(np.stack(runs[0]), np.stack(other))  # sampling depends on the seed
+
+
+def test_prompts_of_every_kind(world, tiny_data):
+    assert world.reset(np.zeros((10, 20), np.uint8)).shape == (32, 32, 3)  # grayscale, another aspect
+    assert world.reset(np.ones((64, 64, 3), np.float32)).max() == 255  # floats in [0, 1]
+    world.reset_from_dataset(tiny_data, split="test", index=3, frames=3)  # 3 frames, actions from the LAM
+    assert len(world.frames) == 3
+    world.step(0)
+    assert world.reset_to_level(5).shape == (32, 32, 3)
+
+
+def test_bad_prompts_and_actions_are_clear_errors(world, tmp_path, prompt_png):
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("hello")
+    for prompt, message in [(tmp_path / "missing.png", "cannot read the prompt image"),
+                            (not_an_image, "cannot read the prompt image"),
+                            (np.zeros((0, 0, 3), np.uint8), "empty"),
+                            (np.zeros((2, 2, 2, 2, 3)), "a prompt is"),
+                            (np.full((8, 8, 3), np.nan), "NaN")]:
+        with pytest.raises(PromptError, match=message):
+            world.reset(prompt)
+    world.reset(prompt_png)
+    for action in (-1, world.num_actions, 1.5, "2", True, None):
+        with pytest.raises(ValueError, match="an action is an integer in 0..3"):
+            world.step(action)
+    assert len(world.frames) == 1  # nothing happened
+    with pytest.raises(PromptError, match="has clips 0..15"):
+        world.reset_from_dataset(index=99)
+
+
+def test_the_session_saves_as_gif_and_mp4(world, prompt_png, tmp_path):
+    world.reset(prompt_png)
+    for a in (0, 1, 2):
+        world.step(a)
+    gif = iio.imread(world.save(tmp_path / "s.gif", scale=2))
+    assert gif.shape[0] == 4 and gif.shape[1:3] == (64, 64)
+    mp4 = iio.imread(world.save(tmp_path / "s.mp4"))
+    assert mp4.shape[0] == 4
+    with pytest.raises(ValueError, match=".gif or .mp4"):
+        world.save(tmp_path / "s.avi")
+
+
+def test_a_run_without_dynamics_cannot_be_played(tiny_cfg, tiny_data, tmp_path):
+    from genie.config import override
+    from genie.train import pipeline
+
+    cfg = override(tiny_cfg, {"data.dir": str(tiny_data), "train.sample_every": 0})
+    pipeline.run(cfg, tmp_path, stages=("tokenizer",), log=lambda *_: None)
+    with pytest.raises(FileNotFoundError, match="has no trained dynamics"):
+        World.load(tmp_path)
