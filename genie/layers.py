@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-Cache = list  # per layer: (keys_BNCHd, values_BNCHd) of the temporal attention
+Cache = list  # per layer: (keys_BNHCd, values_BNHCd) of the temporal attention
 
 
 def num_patches(height: int, width: int, patch: int, field: str) -> int:
@@ -102,29 +102,33 @@ class STBlock(nnx.Module):
         return rope(q, positions_T), rope(k, positions_T), v
 
     def __call__(self, x_BTND):
-        """Full causal pass; also returns this block's temporal keys/values [B,N,T,H,d]."""
+        """Full causal pass; also returns this block's temporal keys/values [B,N,H,T,d]."""
         b, t, n, d = x_BTND.shape
         x_BTND = self._spatial(x_BTND)
         q, k, v = self._temporal_qkv(x_BTND, jnp.arange(t))
         causal_TT = jnp.tril(jnp.ones((t, t), bool))
         y = self.temporal.attend(q, k, v, mask=causal_TT[None, None])
         x_BTND = x_BTND + y.reshape(b, n, t, d).transpose(0, 2, 1, 3)
-        kv = tuple(a.reshape(b, n, t, *a.shape[2:]) for a in (k, v))
+        # Heads before slots: the layout in which a step's attention reads the cache without
+        # transposing it (a copy of the whole cache at each of the S MaskGIT steps).
+        kv = tuple(a.reshape(b, n, t, *a.shape[2:]).transpose(0, 1, 3, 2, 4) for a in (k, v))
         return self._ffw(x_BTND), kv
 
     def step(self, x_BND, cache_kv, slot):
         """One new frame at slot `slot` (traced int) against cached slots < slot."""
         b, n, d = x_BND.shape
         x_B1ND = self._spatial(x_BND[:, None])
-        q, k, v = self._temporal_qkv(x_B1ND, jnp.full((1,), slot))
-        cache_k, cache_v = (a.reshape(b * n, *a.shape[2:]) for a in cache_kv)
-        keys, values = jnp.concatenate([cache_k, k], 1), jnp.concatenate([cache_v, v], 1)
-        slots = cache_k.shape[1]
-        visible_K = jnp.concatenate([jnp.arange(slots) < slot, jnp.ones((1,), bool)])
-        y = self.temporal.attend(q, keys, values, mask=visible_K[None, None, None, :])
-        x_B1ND = x_B1ND + y.reshape(b, 1, n, d)
-        kv = tuple(a.reshape(b, n, 1, *a.shape[2:]) for a in (k, v))
-        return self._ffw(x_B1ND)[:, 0], kv
+        q, k, v = (a.reshape(b, n, 1, *a.shape[2:]).transpose(0, 1, 3, 2, 4)  # [B, N, H, 1, d]
+                   for a in self._temporal_qkv(x_B1ND, jnp.full((1,), slot)))
+        cache_k, cache_v = cache_kv
+        scale = q.shape[-1] ** -0.5
+        visible_C = jnp.arange(cache_k.shape[3]) < slot
+        past = jnp.where(visible_C, jnp.einsum("bnhqd,bnhcd->bnhqc", q, cache_k) * scale, -jnp.inf)
+        itself = jnp.sum(q * k, axis=-1, keepdims=True) * scale  # the new frame attends to itself too
+        weights = jax.nn.softmax(jnp.concatenate([past, itself], axis=-1), axis=-1)
+        y = jnp.einsum("bnhqc,bnhcd->bnhqd", weights[..., :-1], cache_v) + weights[..., -1:] * v
+        y = self.temporal.out(y.transpose(0, 3, 1, 2, 4).reshape(b, n, d))
+        return self._ffw(x_B1ND + y[:, None])[:, 0], (k, v)
 
 
 class STTransformer(nnx.Module):
@@ -157,5 +161,5 @@ class STTransformer(nnx.Module):
 
 def write_slot(cache: Cache, frame_kv: Cache, slot) -> Cache:
     """The cache with one frame's keys/values written at `slot` (traced int)."""
-    return [tuple(jax.lax.dynamic_update_slice_in_dim(c, f, slot, axis=2) for c, f in zip(ckv, fkv))
+    return [tuple(jax.lax.dynamic_update_slice_in_dim(c, f, slot, axis=3) for c, f in zip(ckv, fkv))
             for ckv, fkv in zip(cache, frame_kv)]

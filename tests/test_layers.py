@@ -57,5 +57,5 @@ def test_step_against_cache_equals_full_pass():
         np.testing.assert_allclose(out, full[:, n], atol=1e-5)
         if n < slots:  # writing the new frame's keys/values extends the cache exactly
             for (k, v), (rk, rv) in zip(extended, reference):
-                np.testing.assert_allclose(k[:, :, :n + 1], rk[:, :, :n + 1], atol=1e-5)
-                np.testing.assert_allclose(v[:, :, :n + 1], rv[:, :, :n + 1], atol=1e-5)
+                np.testing.assert_allclose(k[:, :, :, :n + 1], rk[:, :, :, :n + 1], atol=1e-5)  # slots: axis 3
+                np.testing.assert_allclose(v[:, :, :, :n + 1], rv[:, :, :, :n + 1], atol=1e-5)
