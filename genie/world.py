@@ -55,6 +55,11 @@ def read_prompt(prompt, height: int, width: int) -> np.ndarray:
                 prompt = np.asarray(image.convert("RGB"))
         except (OSError, UnidentifiedImageError) as e:
             raise PromptError(f"cannot read the prompt image {prompt}: {e}; give a PNG, JPEG or GIF file") from None
+    if hasattr(prompt, "convert"):  # a PIL image, of any mode (palette, grey, RGBA)
+        try:
+            prompt = np.asarray(prompt.convert("RGB"))
+        except OSError as e:  # decoding happens here, so a truncated file fails here
+            raise PromptError(f"cannot decode the prompt image: {e}") from None
     array = np.asarray(prompt)
     if array.dtype == object or array.size == 0:
         raise PromptError(f"the prompt is empty or not an image (shape {array.shape})")
