@@ -51,6 +51,11 @@ def with_caches(tokenizer, dynamics, state: RolloutState) -> RolloutState:
     return state.replace(dynamics_cache=dynamics_cache, decoder_cache=decoder_cache)
 
 
+def start(tokenizer, dynamics, tokens_BkN, actions_Bkm1, context: int) -> RolloutState:
+    """init_state with the caches computed: the state `next_frame` starts from."""
+    return with_caches(tokenizer, dynamics, init_state(tokens_BkN, actions_Bkm1, context))
+
+
 def push(state: RolloutState, tokens_BN, action_B, slide: int = 1) -> RolloutState:
     """The window with a new frame appended; when it is full, the oldest `slide` frames leave."""
     slots = state.tokens_BCN.shape[1]
@@ -124,7 +129,7 @@ def next_frame_uncached(tokenizer, dynamics, state: RolloutState, action_B, key,
 _next_frame = nnx.jit(next_frame, static_argnums=(5, 6, 7, 8))
 _encode = nnx.jit(lambda tokenizer, video_BTHWC: tokenizer.encode(video_BTHWC))
 _start = nnx.jit(lambda tokenizer, dynamics, tokens, actions, context:
-                 with_caches(tokenizer, dynamics, init_state(tokens, actions, context)), static_argnums=4)
+                 start(tokenizer, dynamics, tokens, actions, context), static_argnums=4)
 
 
 def generate(tokenizer, dynamics, prompt_BkHWC, actions_BM, key, steps: int, temperature: float,

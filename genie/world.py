@@ -40,8 +40,7 @@ def _play_step(graphdef, params, state, action_1, key, steps, temperature, choic
 
 def _start(graphdef, params, prompt_1kHWC, actions_1km1, context):
     tokenizer, dynamics = nnx.merge(graphdef, params)
-    state = rollout.init_state(tokenizer.encode(prompt_1kHWC), actions_1km1, context)
-    return rollout.with_caches(tokenizer, dynamics, state)
+    return rollout.start(tokenizer, dynamics, tokenizer.encode(prompt_1kHWC), actions_1km1, context)
 
 
 def read_prompt(prompt, height: int, width: int) -> np.ndarray:
