@@ -22,8 +22,8 @@ import numpy as np
 from flax import nnx
 
 from genie import rollout
-from genie.data.video_import import fit_frame
 from genie.config import Config
+from genie.data.video_import import fit_frame
 from genie.runs import load_run
 
 

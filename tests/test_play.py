@@ -10,7 +10,6 @@ import urllib.error
 import urllib.request
 
 import imageio.v3 as iio
-import numpy as np
 import pytest
 
 from genie.play.controls import bound_action, parse_actions

@@ -6,8 +6,8 @@ import sys
 
 from genie.data import shards
 from genie.envs.platformer import ACTION_NAMES
-from tests.test_eval import check_report
 from tests.conftest import ROOT
+from tests.test_eval import check_report
 
 
 def _run(*args):
