@@ -128,8 +128,7 @@ def next_frame_uncached(tokenizer, dynamics, state: RolloutState, action_B, key,
 
 _next_frame = nnx.jit(next_frame, static_argnums=(5, 6, 7, 8))
 _encode = nnx.jit(lambda tokenizer, video_BTHWC: tokenizer.encode(video_BTHWC))
-_start = nnx.jit(lambda tokenizer, dynamics, tokens, actions, context:
-                 start(tokenizer, dynamics, tokens, actions, context), static_argnums=4)
+_start = nnx.jit(start, static_argnums=4)
 
 
 def generate(tokenizer, dynamics, prompt_BkHWC, actions_BM, key, steps: int, temperature: float,

@@ -10,9 +10,8 @@ from flax import nnx
 
 from genie.config import Config, ConfigError, config_from_dict
 from genie.models import build_models
-from genie.train.checkpoint import Checkpoints
-from genie.train.stages import STAGES, Cotrained, stage_signature
-from genie.train.trainer import is_complete
+from genie.train.stages import STAGES, Cotrained
+from genie.train.trainer import is_complete, restore_latest
 
 
 @dataclasses.dataclass
@@ -50,20 +49,10 @@ def load_run(workdir: str | pathlib.Path, cfg: Config | None = None) -> TrainedR
     models = build_models(cfg, nnx.Rngs(cfg.seed))
     steps, complete = {}, {}
     for name in STAGES:
-        directory = workdir / name / "checkpoints"
-        if not directory.is_dir():
-            continue
-        checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(name, cfg))
-        try:
-            step = checkpoints.latest_step()
-            if step is None:
-                continue
-            module = models[name]
-            if name == "dynamics" and cfg.train.cotrain_lam:
-                module = Cotrained(models["dynamics"], models["lam"])
-            model_state, _, _ = checkpoints.restore(step, nnx.state(module))
-            nnx.update(module, model_state)
-        finally:
-            checkpoints.close()
-        steps[name], complete[name] = step, is_complete(workdir / name)
+        module = models[name]
+        if name == "dynamics" and cfg.train.cotrain_lam:
+            module = Cotrained(models["dynamics"], models["lam"])
+        step = restore_latest(name, module, cfg, workdir)
+        if step is not None:
+            steps[name], complete[name] = step, is_complete(workdir / name)
     return TrainedRun(workdir, cfg, models, steps, complete)

@@ -191,17 +191,27 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
         checkpoints.close()
 
 
+def restore_latest(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int | None:
+    """Loads the latest checkpoint of stage `stage_name` into `module`, finished or not;
+    returns its step, or None where the stage has no checkpoint."""
+    directory = workdir / stage_name / "checkpoints"
+    if not directory.is_dir():
+        return None
+    checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(stage_name, cfg))
+    try:
+        step = checkpoints.latest_step()
+        if step is not None:
+            model_state, _, _ = checkpoints.restore(step, nnx.state(module))
+            nnx.update(module, model_state)
+        return step
+    finally:
+        checkpoints.close()
+
+
 def restore_trained(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int:
     """Loads the final parameters of a completed earlier stage into `module`; returns its step."""
     stage_dir = workdir / stage_name
     if not is_complete(stage_dir):
         raise FileNotFoundError(f"the dynamics stage needs a trained {stage_name}, but {stage_dir} holds no "
                                 f"completed {stage_name} stage; run: python scripts/train.py --stage {stage_name}")
-    checkpoints = Checkpoints(stage_dir / "checkpoints", cfg.train.keep_checkpoints, stage_signature(stage_name, cfg))
-    try:
-        step = checkpoints.latest_step()
-        model_state, _, _ = checkpoints.restore(step, nnx.state(module))
-        nnx.update(module, model_state)
-        return step
-    finally:
-        checkpoints.close()
+    return restore_latest(stage_name, module, cfg, workdir)
