@@ -31,6 +31,7 @@ class EnvConfig:
     max_level_length: int = 96
     max_episode_steps: int = 500  # time limit: the episode is truncated here
     frame_skip: int = 1  # physics steps per env step (the action repeats over them)
+    style: str = "detailed"  # detailed | flat (no pixel grain on the ground, no stars): easier to tokenize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,8 @@ class TokenizerConfig:
     decoder_layers: int = 2
     num_codes: int = 1024  # K
     code_dim: int = 32  # L
+    quantizer: str = "vq"  # vq (learnt codebook) | fsq (finite scalar quantisation, K = prod(fsq_levels))
+    fsq_levels: tuple[int, ...] = ()  # fsq: levels per code dimension, e.g. (8, 5, 5, 5) = 1000 codes
     commitment_weight: float = 0.25
     codebook_weight: float = 1.0
     usage_decay: float = 0.99  # EMA of how often each code is chosen

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genie.config import EnvConfig, TokenizerConfig
+from genie.config import ConfigError, EnvConfig, TokenizerConfig
+from genie.fsq import FiniteScalarQuantizer
 from genie.layers import Cache, STTransformer, num_patches, patchify, unpatchify
 from genie.vq import VectorQuantizer
 
@@ -15,6 +18,21 @@ def psnr(a, b, axis=None):
     """Peak signal-to-noise ratio in dB of images in [0, 1]."""
     mse = jnp.mean(jnp.square(a - b), axis=axis)
     return -10.0 * jnp.log10(jnp.maximum(mse, 1e-10))
+
+
+def make_quantizer(cfg: TokenizerConfig, rngs: nnx.Rngs) -> VectorQuantizer | FiniteScalarQuantizer:
+    if cfg.quantizer == "vq":
+        return VectorQuantizer(cfg.num_codes, cfg.code_dim, usage_decay=cfg.usage_decay,
+                               dead_threshold=cfg.dead_code_threshold, rngs=rngs)
+    if cfg.quantizer != "fsq":
+        raise ConfigError(f"tokenizer.quantizer={cfg.quantizer!r} is not one of ('vq', 'fsq')")
+    levels = cfg.fsq_levels
+    if not levels or min(levels) < 2 or math.prod(levels) != cfg.num_codes or len(levels) != cfg.code_dim:
+        raise ConfigError(f"tokenizer.quantizer='fsq' needs fsq_levels of two or more each, whose product is "
+                          f"num_codes and whose length is code_dim; got fsq_levels={levels}, "
+                          f"num_codes={cfg.num_codes}, code_dim={cfg.code_dim}"
+                          + (f": set num_codes={math.prod(levels)} and code_dim={len(levels)}" if levels else ""))
+    return FiniteScalarQuantizer(levels)
 
 
 class VideoTokenizer(nnx.Module):
@@ -27,8 +45,7 @@ class VideoTokenizer(nnx.Module):
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))
         self.encoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.encoder_layers, rngs=rngs)
         self.to_code = nnx.Linear(cfg.width, cfg.code_dim, rngs=rngs)
-        self.vq = VectorQuantizer(cfg.num_codes, cfg.code_dim, usage_decay=cfg.usage_decay,
-                                  dead_threshold=cfg.dead_code_threshold, rngs=rngs)
+        self.vq = make_quantizer(cfg, rngs)
         self.from_code = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)
         self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))
         self.decoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.decoder_layers, rngs=rngs)

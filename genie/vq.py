@@ -16,6 +16,13 @@ def l2_normalize(x, axis=-1, eps=1e-6):
     return x * jax.lax.rsqrt(jnp.sum(x * x, axis=axis, keepdims=True) + eps)
 
 
+def usage_stats(indices, num_codes: int) -> dict:
+    """The share of the codebook used by a batch of indices and the perplexity of their use."""
+    fraction_K = jnp.bincount(indices.reshape(-1), length=num_codes) / indices.size
+    entropy = -jnp.sum(jnp.where(fraction_K > 0, fraction_K * jnp.log(jnp.maximum(fraction_K, 1e-12)), 0.0))
+    return {"codes_used": jnp.mean(fraction_K > 0), "perplexity": jnp.exp(entropy)}
+
+
 class VectorQuantizer(nnx.Module):
     def __init__(self, num_codes: int, code_dim: int, *, usage_decay: float = 0.99,
                  dead_threshold: float = 1e-3, rngs: nnx.Rngs):
@@ -36,16 +43,13 @@ class VectorQuantizer(nnx.Module):
         codes = self.codes()
         indices = jnp.argmax(z @ codes.T, axis=-1)  # nearest code = highest cosine on the sphere
         q = jnp.take(codes, indices, axis=0)
-        counts_K = jnp.bincount(indices.reshape(-1), length=self.num_codes)
-        fraction_K = counts_K / indices.size
         if update_usage:
+            fraction_K = jnp.bincount(indices.reshape(-1), length=self.num_codes) / indices.size
             self.usage[...] = self.usage_decay * self.usage[...] + (1 - self.usage_decay) * fraction_K
-        entropy = -jnp.sum(jnp.where(fraction_K > 0, fraction_K * jnp.log(jnp.maximum(fraction_K, 1e-12)), 0.0))
         aux = {
             "codebook_loss": jnp.mean(jnp.square(q - jax.lax.stop_gradient(z))),
             "commitment_loss": jnp.mean(jnp.square(z - jax.lax.stop_gradient(q))),
-            "codes_used": jnp.mean(counts_K > 0),  # fraction of the codebook used in this batch
-            "perplexity": jnp.exp(entropy),
+            **usage_stats(indices, self.num_codes),
         }
         q_st = z + jax.lax.stop_gradient(q - z)  # forward: the code; backward: identity to z
         return q_st, indices, aux

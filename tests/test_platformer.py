@@ -69,12 +69,49 @@ def test_physics_inertia_gravity_and_jump():
         env.step(np.array([RIGHT]))
         speeds.append(env.vx[0])
     assert 0 < speeds[0] < speeds[1] < speeds[2]  # speed builds up: inertia
+    assert speeds[0] * 8 >= 2  # but one step already moves the player two pixels at 8-pixel tiles
     y0 = env.y[0]
     env.step(np.array([JUMP]))
     assert env.y[0] < y0 and not env.on_ground[0]
     for _ in range(40):
         env.step(np.array([0]))
     assert env.on_ground[0] and env.y[0] == pytest.approx(y0)  # gravity brings it back down
+
+
+def test_every_action_shows_in_the_very_next_frame():
+    """From the same state, one step of each horizontal action gives a different next frame
+    (the camera follows the player, so the whole view shifts)."""
+    frames = []
+    for action in ("noop", "left", "right"):
+        env = PlatformerEnv()
+        env.reset(seed=0, options={"level_seed": 2})
+        for _ in range(20):  # run right at top speed, nothing in the way
+            assert not env.step(RIGHT)[2]
+        assert env.core.vx[0] == pytest.approx(0.4)
+        frames.append(env.step(ACTION_NAMES.index(action))[0].astype(int))
+    for i in range(3):
+        for j in range(i):
+            assert np.abs(frames[i] - frames[j]).mean() > 2
+
+
+def test_the_flat_style_has_no_pixel_grain_or_stars():
+    def level_image(style):
+        env = VecPlatformer(EnvConfig(style=style), 1)
+        for seed in range(100):  # a level with the starry theme
+            if L.generate_level(seed).theme == 1:
+                break
+        env.reset_env(0, seed)
+        return env.images[0].astype(int)
+
+    detailed, flat = level_image("detailed"), level_image("flat")
+    # The flat sky is a smooth vertical gradient: along a row, colours change only at tiles
+    # and sprites, never from pixel to pixel as scattered stars make them.
+    sky_rows = slice(0, 16)
+    isolated = lambda image: (np.abs(np.diff(image[sky_rows], 2, axis=1)).sum(-1) > 200).sum()
+    assert isolated(detailed) > 50 and isolated(flat) == 0
+    assert not np.array_equal(detailed, flat)
+    with pytest.raises(ConfigError, match="env.style"):
+        VecPlatformer(EnvConfig(style="pixel-art"), 1)
 
 
 def test_falling_into_a_pit_ends_the_episode():

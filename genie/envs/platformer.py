@@ -19,7 +19,9 @@ NUM_ACTIONS = len(ACTION_NAMES)
 _ACTION_DX = np.array([0, -1, 1, 0, -1, 1])
 _ACTION_JUMP = np.array([0, 0, 0, 1, 1, 1], bool)
 
-ACCEL, FRICTION = 0.06, 0.85  # top speed ACCEL / (1 - FRICTION) = 0.4 tiles per step
+# Snappy controls: one step of an action changes the speed by 0.3 tiles (2-3 pixels), so every
+# action shows in the very next frame; top speed ACCEL / (1 - FRICTION) = 0.4 tiles per step.
+ACCEL, FRICTION = 0.3, 0.25
 GRAVITY, JUMP_SPEED, MAX_FALL = 0.12, 0.88, 0.9  # a jump: 3.2 tiles high, 15 steps in the air
 COIN_REWARD = 10.0
 _EPS = 1e-4
@@ -36,6 +38,8 @@ class VecPlatformer:
         if tp < 2:
             raise ConfigError(f"env.height={cfg.height} with env.tiles_per_view={cfg.tiles_per_view} "
                               "gives tiles under 2 pixels; lower tiles_per_view")
+        if cfg.style not in R.STYLES:
+            raise ConfigError(f"env.style={cfg.style!r} is not one of {R.STYLES}")
         if cfg.level_height * tp < cfg.height or cfg.min_level_length * tp < cfg.width:
             raise ConfigError(f"a level of {cfg.level_height} x {cfg.min_level_length} tiles of {tp} px is "
                               f"smaller than the {cfg.height} x {cfg.width} view; raise env.level_height "
@@ -64,7 +68,7 @@ class VecPlatformer:
         self.grid[i] = L.WALL
         self.grid[i, :cfg.level_height, :n] = level.grid_HW
         self.grid[i, cfg.level_height:, :n] = L.EMPTY
-        self.images[i, :, :n * self.tp] = R.draw_level(level, self.tp)
+        self.images[i, :, :n * self.tp] = R.draw_level(level, self.tp, flat=cfg.style == "flat")
         self.level_seed[i], self.length[i], self.coin_col[i] = level_seed, n, level.coin_col
         self.x[i], self.y[i] = level.start_xy
         self.start_x[i] = level.start_xy[0]

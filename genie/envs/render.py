@@ -13,6 +13,7 @@ import numpy as np
 from genie.envs import levels as L
 
 _SUPERSAMPLE = 4
+STYLES = ("detailed", "flat")
 
 # Per theme: sky top, sky bottom, decoration colour, ground, ground top, platform, crate.
 _THEMES = np.array(
@@ -42,14 +43,16 @@ def _noise(rng, tp: int, amount: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def tile_textures(theme: int, tp: int) -> tuple[np.ndarray, np.ndarray]:
-    """Returns colours [NUM_TILES + 1, tp, tp, 3] and opacity [NUM_TILES + 1, tp, tp]."""
+def tile_textures(theme: int, tp: int, flat: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Returns colours [NUM_TILES + 1, tp, tp, 3] and opacity [NUM_TILES + 1, tp, tp]; `flat`
+    leaves out the per-pixel grain of ground, walls and lava."""
     sky_top, sky_bottom, deco, ground, top, platform, crate = _THEMES[theme]
     rng = np.random.default_rng(theme)
+    grain = 0.0 if flat else 1.0
     rgb = np.zeros((L.NUM_TILES + 1, tp, tp, 3), np.float32)
     alpha = np.zeros((L.NUM_TILES + 1, tp, tp), np.float32)
 
-    rgb[L.GROUND] = ground * _noise(rng, tp, 0.25)
+    rgb[L.GROUND] = ground * _noise(rng, tp, 0.25 * grain)
     surface = _coverage(tp, lambda u, v: v < 0.3)[..., None]
     rgb[_GROUND_TOP] = surface * top + (1 - surface) * rgb[L.GROUND]
     edge = _coverage(tp, lambda u, v: (v < 0.2) | (v > 0.85))[..., None]
@@ -57,9 +60,9 @@ def tile_textures(theme: int, tp: int) -> tuple[np.ndarray, np.ndarray]:
     cross = _coverage(tp, lambda u, v: (np.abs(u - v) < 0.12) | (np.abs(u + v - 1) < 0.12)
                       | (u < 0.1) | (u > 0.9) | (v < 0.1) | (v > 0.9))[..., None]
     rgb[L.CRATE] = cross * crate * 0.6 + (1 - cross) * crate
-    rgb[L.WALL] = ground * 0.6 * _noise(rng, tp, 0.2)
+    rgb[L.WALL] = ground * 0.6 * _noise(rng, tp, 0.2 * grain)
     rgb[L.SPIKE] = (200, 200, 210)
-    rgb[L.LAVA] = (255, 90, 20) * _noise(rng, tp, 0.4)
+    rgb[L.LAVA] = (255, 90, 20) * _noise(rng, tp, 0.4 * grain)
     rgb[L.COIN] = (255, 210, 40)
     for tile in (L.GROUND, _GROUND_TOP, L.PLATFORM, L.CRATE, L.WALL, L.LAVA):
         alpha[tile] = 1.0
@@ -71,13 +74,15 @@ def tile_textures(theme: int, tp: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(rgb, 0, 255), alpha
 
 
-def _background(theme: int, height_px: int, width_px: int, seed: int) -> np.ndarray:
+def _background(theme: int, height_px: int, width_px: int, seed: int, flat: bool) -> np.ndarray:
     sky_top, sky_bottom, deco = _THEMES[theme][:3]
     rng = np.random.default_rng([seed, 7])
     frac = np.linspace(0, 1, height_px, dtype=np.float32)[:, None, None]
     image = np.broadcast_to(sky_top * (1 - frac) + sky_bottom * frac, (height_px, width_px, 3)).copy()
     kind = _DECORATION[theme]
     if kind == "stars":
+        if flat:  # single-pixel stars are the one detail smaller than a tile
+            return image
         image[rng.random((height_px, width_px)) < 0.012] = deco
     elif kind == "clouds":
         for _ in range(width_px // 40 + 1):
@@ -97,18 +102,18 @@ def _background(theme: int, height_px: int, width_px: int, seed: int) -> np.ndar
     return image
 
 
-def draw_level(level: L.Level, tp: int) -> np.ndarray:
+def draw_level(level: L.Level, tp: int, flat: bool = False) -> np.ndarray:
     """The level's static image, uint8 [level_height * tp, length * tp, 3]."""
     grid = level.grid_HW
     rows, cols = grid.shape
-    rgb, alpha = tile_textures(level.theme, tp)
+    rgb, alpha = tile_textures(level.theme, tp, flat)
     texture = grid.astype(np.int64)
     above = np.vstack([np.full((1, cols), L.EMPTY), grid[:-1]])
     texture[(grid == L.GROUND) & (above != L.GROUND)] = _GROUND_TOP
     # Tile pixels: [rows, cols, tp, tp, C] -> [rows * tp, cols * tp, C].
     tiles_rgb = rgb[texture].transpose(0, 2, 1, 3, 4).reshape(rows * tp, cols * tp, 3)
     tiles_a = alpha[texture].transpose(0, 2, 1, 3).reshape(rows * tp, cols * tp, 1)
-    image = _background(level.theme, rows * tp, cols * tp, level.seed)
+    image = _background(level.theme, rows * tp, cols * tp, level.seed, flat)
     image = tiles_a * tiles_rgb + (1 - tiles_a) * image
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)
 

@@ -21,6 +21,7 @@ from genie.dynamics import DynamicsModel
 from genie.lam import LatentActionModel
 from genie.models import build_models
 from genie.tokenizer import VideoTokenizer
+from genie.vq import VectorQuantizer
 
 STAGES = ("tokenizer", "lam", "dynamics")
 # Each stage draws its own data order and randomness from the run's seed.
@@ -73,6 +74,10 @@ def _to_uint8(x) -> np.ndarray:
     return (np.clip(np.asarray(x), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def _restartable(tokenizer: VideoTokenizer) -> VectorQuantizer | None:
+    return tokenizer.vq if isinstance(tokenizer.vq, VectorQuantizer) else None  # FSQ has no codes to restart
+
+
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
     def loss(tok: VideoTokenizer, frozen, video, key):
         return tok.loss(video)
@@ -82,7 +87,7 @@ def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
         pairs = np.stack([_to_uint8(video[:4]), _to_uint8(recon)], axis=1).reshape(-1, *video.shape[1:])
         return {"reconstruction": _tile(pairs)}  # rows: original, reconstruction, original, ...
 
-    return Stage("tokenizer", cfg.train.tokenizer, models["tokenizer"], {}, loss, lambda m: m.vq, sample,
+    return Stage("tokenizer", cfg.train.tokenizer, models["tokenizer"], {}, loss, _restartable, sample,
                  stage_signature("tokenizer", cfg))
 
 
