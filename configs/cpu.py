@@ -14,16 +14,16 @@ from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConf
 def get_config() -> Config:
     return Config(
         name="cpu",
-        env=EnvConfig(height=64, width=64),
+        env=EnvConfig(height=64, width=64, style="flat"),
         data=DataConfig(clip_length=16, train_clips=8192, val_clips=512, test_clips=512),
         tokenizer=TokenizerConfig(patch_size=8, width=128, ffw=512, heads=4, encoder_layers=2, decoder_layers=2,
-                                  num_codes=512, code_dim=32),
+                                  quantizer="fsq", fsq_levels=(8, 5, 5, 5), num_codes=1000, code_dim=4),
         lam=LAMConfig(patch_size=16, width=128, ffw=512, heads=4, encoder_layers=2, decoder_layers=2,
                       num_actions=8, code_dim=32),
         dynamics=DynamicsConfig(width=128, ffw=512, heads=4, layers=4, maskgit_steps=8),
         train=TrainConfig(
             tokenizer=OptimConfig(steps=1000, batch_size=8, lr=1e-3, warmup_steps=100),
             lam=OptimConfig(steps=1500, batch_size=8, lr=1e-3, warmup_steps=100),
-            dynamics=OptimConfig(steps=1000, batch_size=8, lr=1e-3, warmup_steps=100),
+            dynamics=OptimConfig(steps=800, batch_size=8, lr=1e-3, warmup_steps=100),
             log_every=20, checkpoint_every=200, sample_every=400),
     )

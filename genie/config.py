@@ -239,6 +239,8 @@ def _coerce(value, annotation, dotted):
     origin = typing.get_origin(annotation)
     if origin is tuple:
         item_types = typing.get_args(annotation)
+        if len(item_types) == 2 and item_types[1] is Ellipsis and isinstance(value, (tuple, list)):
+            item_types = item_types[:1] * len(value)  # tuple[int, ...]: any length
         if not isinstance(value, (tuple, list)) or len(value) != len(item_types):
             raise ConfigError(f"{dotted} needs {len(item_types)} values, got {value!r}")
         return tuple(_coerce(v, t, dotted) for v, t in zip(value, item_types))

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from genie.config import Config, ConfigError, apply_overrides, load_config, override, to_dict
+from genie.config import Config, ConfigError, apply_overrides, config_from_dict, load_config, override, to_dict
 from tests.conftest import ROOT
 
 
@@ -60,3 +60,13 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
 
 def test_to_dict_is_json_ready():
     assert to_dict(Config())["data"]["train_seeds"] == [0, 10_000]
+
+
+def test_variable_length_tuples_take_any_length_and_round_trip_through_json():
+    cfg = apply_overrides(Config(), ["--config.tokenizer.fsq_levels", "8", "5", "5", "5"])
+    assert cfg.tokenizer.fsq_levels == (8, 5, 5, 5)
+    for levels in [(), (8, 5, 5, 5)]:
+        cfg = override(Config(), {"tokenizer.fsq_levels": levels})
+        assert config_from_dict(to_dict(cfg)) == cfg
+    with pytest.raises(ConfigError, match="fsq_levels is int"):
+        override(Config(), {"tokenizer.fsq_levels": (8, "5")})

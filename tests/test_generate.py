@@ -83,3 +83,11 @@ def test_existing_dataset_is_kept_or_refused(tiny_cfg, tiny_data):
     assert manifest == json.loads((tiny_data / shards.MANIFEST).read_text())
     with pytest.raises(shards.DataError, match=r"another config \(data.train_clips: 48 there, 50 wanted"):
         prepare_dataset(override(tiny_cfg, {"data.train_clips": 50}), tiny_data)
+    older = {**manifest}
+    del older["platformer_version"]
+    (tiny_data / shards.MANIFEST).write_text(json.dumps(older))
+    try:
+        with pytest.raises(shards.DataError, match="platformer version 1 there, 2 wanted"):
+            prepare_dataset(tiny_cfg, tiny_data)
+    finally:
+        (tiny_data / shards.MANIFEST).write_text(json.dumps(manifest))

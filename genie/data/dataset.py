@@ -8,7 +8,7 @@ import numpy as np
 
 from genie.config import Config, dict_differences, to_dict
 from genie.data import shards
-from genie.data.generate import generate_dataset
+from genie.data.generate import PLATFORMER_VERSION, generate_dataset
 
 PREVIEW = "preview.gif"
 
@@ -23,9 +23,13 @@ def prepare_dataset(cfg: Config, out_dir: str | pathlib.Path, overwrite: bool = 
         made_with = {k: manifest.get("config", {}).get(k) or {} for k in wanted}
         made_with["data"] = {**made_with["data"], "dir": None}
         diffs = dict_differences(made_with, wanted, "there", "wanted")
+        if manifest.get("platformer_version") != PLATFORMER_VERSION:
+            diffs.append(f"platformer version {manifest.get('platformer_version', 1)} there, {PLATFORMER_VERSION} "
+                         "wanted: its physics or drawing have changed since")
         if diffs:
             raise shards.DataError(f"{out_dir} holds a dataset made with another config ({'; '.join(diffs)}); "
-                                   "pass --overwrite to replace it or choose another folder")
+                                   "replace it (python scripts/generate_data.py --overwrite, with the same config options) or "
+                                   "choose another folder (--config.data.dir)")
         log(f"dataset at {out_dir} is complete and matches the config; keeping it")
         return manifest
     if out_dir.exists():

@@ -20,6 +20,7 @@ from genie.config import Config, DataConfig, EnvConfig, to_dict
 from genie.data import shards
 from genie.envs import levels as L
 from genie.envs.platformer import _ACTION_DX, ACTION_NAMES, NUM_ACTIONS, VecPlatformer
+from genie.envs.platformer import VERSION as PLATFORMER_VERSION
 
 # Base action mix of the exploration policy: right-leaning, every action well represented.
 _ACTION_P = np.array([0.1, 0.14, 0.3, 0.1, 0.1, 0.26])
@@ -198,6 +199,7 @@ def generate_dataset(cfg: Config, out_dir: str | os.PathLike, log=print) -> dict
     frames = sum(s["num_clips"] for s in splits.values()) * data.clip_length
     manifest = {
         "source": "platformer",
+        "platformer_version": PLATFORMER_VERSION,
         "resolution": [cfg.env.height, cfg.env.width],
         "clip_length": data.clip_length,
         "has_actions": True,

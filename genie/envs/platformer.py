@@ -14,6 +14,9 @@ from genie.config import ConfigError, EnvConfig
 from genie.envs import levels as L
 from genie.envs import render as R
 
+# Raised whenever physics or drawing change, so that a dataset made by an older platformer is
+# not silently mixed with the current one.
+VERSION = 2
 ACTION_NAMES = ("noop", "left", "right", "jump", "left+jump", "right+jump")
 NUM_ACTIONS = len(ACTION_NAMES)
 _ACTION_DX = np.array([0, -1, 1, 0, -1, 1])
