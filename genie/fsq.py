@@ -1,8 +1,9 @@
 """Finite scalar quantisation (Mentzer et al. 2023): each of d latent dimensions is bounded and
 rounded to one of L_i levels, so the codebook is the fixed grid of prod(L_i) points. Nothing
-is learnt in it, so it cannot collapse: every code is in use from the first step, where a
-learnt codebook on a small CPU budget spends hundreds of steps with a few percent of its codes
-alive. The tokenizer's alternative to `genie.vq.VectorQuantizer`, with the same interface."""
+in it is learnt, so there is no codebook to collapse, no codebook or commitment loss and no
+dead code to restart; on the CPU recipe the tokenizer learns faster with it than with the
+learnt VQ (see the README's results). The alternative to `genie.vq.VectorQuantizer`, with the
+same interface."""
 
 from __future__ import annotations
 
@@ -36,17 +37,15 @@ class FiniteScalarQuantizer(nnx.Module):
         offset = jnp.where(levels % 2 == 0, 0.5, 0.0)
         return jnp.tanh(z + jnp.arctanh(offset / half)) * half - offset
 
-    def codes_of(self, indices) -> jax.Array:
+    def lookup(self, indices) -> jax.Array:
         """Code vectors in [-1, 1]^d of integer indices."""
         levels, half_width, basis = self._arrays()
         digits = (indices[..., None] // basis) % levels.astype(jnp.int32)
         return (digits - half_width) / half_width
 
-    lookup = codes_of
-
     def codes(self) -> jax.Array:
         """All K codes [K, d]."""
-        return self.codes_of(jnp.arange(self.num_codes))
+        return self.lookup(jnp.arange(self.num_codes))
 
     def __call__(self, z_ML: jax.Array, update_usage: bool = False):
         """Quantises z [..., d]; returns (straight-through codes, indices, losses and stats).
