@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genie.vq import usage_stats
+from genie.vq import code_fractions, usage_stats
 
 
 class FiniteScalarQuantizer(nnx.Module):
@@ -56,5 +56,5 @@ class FiniteScalarQuantizer(nnx.Module):
         digits = (jnp.round(bounded) + half_width).astype(jnp.int32)
         indices = jnp.sum(digits * basis, axis=-1)
         zero = jnp.zeros((), jnp.float32)
-        aux = {"codebook_loss": zero, "commitment_loss": zero, **usage_stats(indices, self.num_codes)}
+        aux = {"codebook_loss": zero, "commitment_loss": zero, **usage_stats(code_fractions(indices, self.num_codes))}
         return rounded / half_width, indices, aux

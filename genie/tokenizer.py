@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -26,13 +24,15 @@ def make_quantizer(cfg: TokenizerConfig, rngs: nnx.Rngs) -> VectorQuantizer | Fi
                                dead_threshold=cfg.dead_code_threshold, rngs=rngs)
     if cfg.quantizer != "fsq":
         raise ConfigError(f"tokenizer.quantizer={cfg.quantizer!r} is not one of ('vq', 'fsq')")
-    levels = cfg.fsq_levels
-    if not levels or min(levels) < 2 or math.prod(levels) != cfg.num_codes or len(levels) != cfg.code_dim:
-        raise ConfigError(f"tokenizer.quantizer='fsq' needs fsq_levels of two or more each, whose product is "
-                          f"num_codes and whose length is code_dim; got fsq_levels={levels}, "
-                          f"num_codes={cfg.num_codes}, code_dim={cfg.code_dim}"
-                          + (f": set num_codes={math.prod(levels)} and code_dim={len(levels)}" if levels else ""))
-    return FiniteScalarQuantizer(levels)
+    try:
+        fsq = FiniteScalarQuantizer(cfg.fsq_levels)
+    except ValueError as e:
+        raise ConfigError(f"tokenizer.fsq_levels={cfg.fsq_levels}: {e}") from None
+    if (fsq.num_codes, fsq.code_dim) != (cfg.num_codes, cfg.code_dim):
+        raise ConfigError(f"tokenizer.fsq_levels={cfg.fsq_levels} make {fsq.num_codes} codes of dimension "
+                          f"{fsq.code_dim}, but num_codes={cfg.num_codes} and code_dim={cfg.code_dim}: set "
+                          f"num_codes={fsq.num_codes} and code_dim={fsq.code_dim}")
+    return fsq
 
 
 class VideoTokenizer(nnx.Module):

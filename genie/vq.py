@@ -16,9 +16,13 @@ def l2_normalize(x, axis=-1, eps=1e-6):
     return x * jax.lax.rsqrt(jnp.sum(x * x, axis=axis, keepdims=True) + eps)
 
 
-def usage_stats(indices, num_codes: int) -> dict:
-    """The share of the codebook used by a batch of indices and the perplexity of their use."""
-    fraction_K = jnp.bincount(indices.reshape(-1), length=num_codes) / indices.size
+def code_fractions(indices, num_codes: int) -> jax.Array:
+    """How often each of the K codes occurs in a batch of indices: [K], summing to 1."""
+    return jnp.bincount(indices.reshape(-1), length=num_codes) / indices.size
+
+
+def usage_stats(fraction_K: jax.Array) -> dict:
+    """The share of the codebook in use and the perplexity of the codes' frequencies."""
     entropy = -jnp.sum(jnp.where(fraction_K > 0, fraction_K * jnp.log(jnp.maximum(fraction_K, 1e-12)), 0.0))
     return {"codes_used": jnp.mean(fraction_K > 0), "perplexity": jnp.exp(entropy)}
 
@@ -43,13 +47,13 @@ class VectorQuantizer(nnx.Module):
         codes = self.codes()
         indices = jnp.argmax(z @ codes.T, axis=-1)  # nearest code = highest cosine on the sphere
         q = jnp.take(codes, indices, axis=0)
+        fraction_K = code_fractions(indices, self.num_codes)
         if update_usage:
-            fraction_K = jnp.bincount(indices.reshape(-1), length=self.num_codes) / indices.size
             self.usage[...] = self.usage_decay * self.usage[...] + (1 - self.usage_decay) * fraction_K
         aux = {
             "codebook_loss": jnp.mean(jnp.square(q - jax.lax.stop_gradient(z))),
             "commitment_loss": jnp.mean(jnp.square(z - jax.lax.stop_gradient(q))),
-            **usage_stats(indices, self.num_codes),
+            **usage_stats(fraction_K),
         }
         q_st = z + jax.lax.stop_gradient(q - z)  # forward: the code; backward: identity to z
         return q_st, indices, aux
