@@ -50,10 +50,11 @@ class FiniteScalarQuantizer(nnx.Module):
     def __call__(self, z_ML: jax.Array, update_usage: bool = False):
         """Quantises z [..., d]; returns (straight-through codes, indices, losses and stats).
         `update_usage` is accepted for the VQ interface: there is no state to update."""
-        levels, half_width, basis = self._arrays()
+        _, half_width, basis = self._arrays()
         bounded = self._bound(z_ML)
-        rounded = bounded + jax.lax.stop_gradient(jnp.round(bounded) - bounded)  # straight-through
-        digits = (jnp.round(bounded) + half_width).astype(jnp.int32)
+        grid = jnp.round(bounded)
+        rounded = bounded + jax.lax.stop_gradient(grid - bounded)  # forward: the grid point; backward: the bound
+        digits = (grid + half_width).astype(jnp.int32)
         indices = jnp.sum(digits * basis, axis=-1)
         zero = jnp.zeros((), jnp.float32)
         aux = {"codebook_loss": zero, "commitment_loss": zero, **usage_stats(code_fractions(indices, self.num_codes))}
