@@ -25,6 +25,15 @@ def cosine_schedule(ratio):
     return jnp.cos(0.5 * math.pi * ratio)
 
 
+def sample_categorical(key, logits_NK: jax.Array) -> jax.Array:
+    """One sample per row of softmax(logits), by inverting the cumulative distribution: one
+    uniform number per row, where jax.random.categorical draws a Gumbel number per entry (at
+    1024 codes x 64 tokens that generation was ~10% of a MaskGIT step on CPU)."""
+    cdf = jnp.cumsum(jax.nn.softmax(logits_NK, axis=-1), axis=-1)
+    u = jax.random.uniform(key, logits_NK.shape[:-1] + (1,)) * cdf[..., -1:]
+    return jnp.minimum(jnp.sum(cdf < u, axis=-1), logits_NK.shape[-1] - 1)
+
+
 def decode(logits_fn, tokens_BN: jax.Array, mask_id: int, key: jax.Array, steps: int,
            temperature: float = 1.0, choice_temperature: float = 4.5):
     """Fills every `mask_id` position of tokens_BN in `steps` steps; known tokens never change.
@@ -40,11 +49,12 @@ def decode(logits_fn, tokens_BN: jax.Array, mask_id: int, key: jax.Array, steps:
         tokens, key = carry
         key, k_sample, k_choice = jax.random.split(key, 3)
         logits = logits_fn(tokens).astype(jnp.float32)
+        logp_all = jax.nn.log_softmax(logits, axis=-1)
         if temperature > 0:
-            sampled = jax.random.categorical(k_sample, logits / temperature, axis=-1)
+            sampled = sample_categorical(k_sample, logp_all if temperature == 1 else logits / temperature)
         else:
             sampled = jnp.argmax(logits, axis=-1)
-        logp = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), sampled[..., None], axis=-1)[..., 0]
+        logp = jnp.take_along_axis(logp_all, sampled[..., None], axis=-1)[..., 0]
         unknown = tokens == mask_id
         ratio = (s + 1) / steps
         # The epsilon keeps float32 rounding (cos(pi/3) = 0.49999997) from dropping a token.

@@ -44,11 +44,16 @@ def init_state(tokens_BkN: jax.Array, actions_Bkm1: jax.Array, context: int) -> 
     return RolloutState(tokens, actions, jnp.asarray(k, jnp.int32))
 
 
-def with_caches(tokenizer, dynamics, state: RolloutState) -> RolloutState:
-    """The state with the caches of its window computed: what `next_frame` needs."""
-    _, dynamics_cache = dynamics.prefill(state.tokens_BCN, state.actions_BC[:, 1:])
-    _, decoder_cache = tokenizer.decoder_prefill(state.tokens_BCN)
-    return state.replace(dynamics_cache=dynamics_cache, decoder_cache=decoder_cache)
+def with_caches(tokenizer, dynamics, state: RolloutState, filled: int | None = None) -> RolloutState:
+    """The state with the caches of its window computed: what `next_frame` needs. `filled`
+    (static): the window is known to hold that many frames, so only those slots are run."""
+    slots = state.tokens_BCN.shape[1]
+    filled = filled or slots
+    tokens, actions = state.tokens_BCN[:, :filled], state.actions_BC[:, 1:filled]
+    pad = lambda cache: [tuple(jnp.pad(a, [(0, 0)] * 3 + [(0, slots - filled), (0, 0)]) for a in kv) for kv in cache]
+    _, dynamics_cache = dynamics.prefill(tokens, actions)
+    _, decoder_cache = tokenizer.decoder_prefill(tokens)
+    return state.replace(dynamics_cache=pad(dynamics_cache), decoder_cache=pad(decoder_cache))
 
 
 def start(tokenizer, dynamics, tokens_BkN, actions_Bkm1, context: int) -> RolloutState:
@@ -93,12 +98,12 @@ def next_frame(tokenizer, dynamics, state: RolloutState, action_B, key, steps: i
         return (write_slot(state.dynamics_cache, dynamics_kv, state.count),
                 write_slot(state.decoder_cache, decoder_kv, state.count))
 
-    def slide():  # the oldest frame left: every slot's keys/values change
-        fresh = with_caches(tokenizer, dynamics, moved)
+    def refill():  # the oldest frames left: every slot's keys/values change
+        fresh = with_caches(tokenizer, dynamics, moved, filled=state.tokens_BCN.shape[1] - slide + 1)
         return fresh.dynamics_cache, fresh.decoder_cache
 
     full = state.count == state.tokens_BCN.shape[1]
-    dynamics_cache, decoder_cache = jax.lax.cond(full, slide, extend)
+    dynamics_cache, decoder_cache = jax.lax.cond(full, refill, extend)
     return frame_BHWC, tokens_BN, moved.replace(dynamics_cache=dynamics_cache, decoder_cache=decoder_cache)
 
 

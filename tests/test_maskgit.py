@@ -65,3 +65,15 @@ def test_training_mask_rate_and_frame_zero(rate):
     per_sample = mask[:, 1:].mean(axis=(1, 2))
     assert per_sample.min() > rate[0] - 0.1 and per_sample.max() < rate[1] + 0.1
     assert abs(float(per_sample.mean()) - sum(rate) / 2) < 0.05
+
+
+def test_sample_categorical_follows_the_distribution():
+    probs_K = jnp.array([0.0, 0.1, 0.2, 0.0, 0.3, 0.4])
+    logits = jnp.broadcast_to(jnp.log(probs_K), (4000, 6))  # log 0 = -inf: never drawn
+    samples = maskgit.sample_categorical(jax.random.key(0), logits)
+    freq = np.bincount(np.asarray(samples), minlength=6) / samples.size
+    assert freq[0] == freq[3] == 0
+    np.testing.assert_allclose(freq, probs_K, atol=0.03)  # ~4 standard errors at 4000 draws
+    # Unnormalised logits give the same draws as their log-softmax: only differences matter.
+    again = maskgit.sample_categorical(jax.random.key(0), logits + 7.0)
+    assert (np.asarray(again) == np.asarray(samples)).mean() > 0.99
