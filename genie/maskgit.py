@@ -49,12 +49,11 @@ def decode(logits_fn, tokens_BN: jax.Array, mask_id: int, key: jax.Array, steps:
         tokens, key = carry
         key, k_sample, k_choice = jax.random.split(key, 3)
         logits = logits_fn(tokens).astype(jnp.float32)
-        logp_all = jax.nn.log_softmax(logits, axis=-1)
         if temperature > 0:
-            sampled = sample_categorical(k_sample, logp_all if temperature == 1 else logits / temperature)
+            sampled = sample_categorical(k_sample, logits / temperature)
         else:
             sampled = jnp.argmax(logits, axis=-1)
-        logp = jnp.take_along_axis(logp_all, sampled[..., None], axis=-1)[..., 0]
+        logp = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), sampled[..., None], axis=-1)[..., 0]
         unknown = tokens == mask_id
         ratio = (s + 1) / steps
         # The epsilon keeps float32 rounding (cos(pi/3) = 0.49999997) from dropping a token.
