@@ -58,7 +58,7 @@ def with_caches(tokenizer, dynamics, state: RolloutState, filled: int | None = N
 
 def start(tokenizer, dynamics, tokens_BkN, actions_Bkm1, context: int) -> RolloutState:
     """init_state with the caches computed: the state `next_frame` starts from."""
-    return with_caches(tokenizer, dynamics, init_state(tokens_BkN, actions_Bkm1, context))
+    return with_caches(tokenizer, dynamics, init_state(tokens_BkN, actions_Bkm1, context), filled=tokens_BkN.shape[1])
 
 
 def push(state: RolloutState, tokens_BN, action_B, slide: int = 1) -> RolloutState:
