@@ -141,11 +141,13 @@ def train(cfg: Config, steps: int = 5) -> dict:
     return results
 
 
-def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3) -> dict:
+def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, devices: int | None = None) -> dict:
     """Frames per second of playing a world at batch 1 (random weights: speed does not depend
-    on them). Cached: World.step timed over `cycles` full slides of the window past its end, so
-    the periodic refill of the caches is counted; uncached (every MaskGIT step reruns the whole
-    window, as the public peers do): a fixed-shape window, the same cost at every frame."""
+    on them), split over `devices` (None: as World chooses). Cached: World.step timed over
+    `cycles` full slides of the window past its end, so the periodic refill of the caches is
+    counted; uncached (every MaskGIT step reruns the whole window, as the public peers do), on
+    one device, where its large products run faster than split: a fixed-shape window, the same
+    cost at every frame."""
     import functools
 
     import jax
@@ -157,7 +159,7 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3) -> dict:
     from genie.world import World
 
     models = build_models(cfg, nnx.Rngs(cfg.seed))
-    world = World(cfg, models)
+    world = World(cfg, models, devices=devices)
     actions = lambda n: [i % world.num_actions for i in range(n)]
     start = time.perf_counter()
     world.reset(np.zeros((cfg.env.height, cfg.env.width, 3), np.uint8))
@@ -202,6 +204,7 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3) -> dict:
         "compile_uncached_s": round(compile_uncached_s, 2),
         "maskgit_steps": world.maskgit_steps,
         "context": world.context,
+        "devices": world.devices,
         "slide": world.slide,
         "frame": [cfg.env.height, cfg.env.width],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

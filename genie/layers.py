@@ -13,8 +13,23 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.sharding import PartitionSpec as P
 
 Cache = list  # per layer: (keys_BNHCd, values_BNHCd) of the temporal attention
+
+MODEL = "model"  # the mesh axis that splits attention heads and feed-forward units
+
+
+def split_over_model(x: jax.Array, axis: int) -> jax.Array:
+    """Splits `axis` of x over the devices of the current mesh's model axis (tensor
+    parallelism: each device runs its share of the heads and feed-forward units, and XLA adds
+    one all-reduce after each attention and feed-forward); no-op outside such a mesh."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or MODEL not in mesh.axis_names:
+        return x
+    spec = [None] * x.ndim
+    spec[axis] = MODEL
+    return jax.lax.with_sharding_constraint(x, P(*spec))
 
 
 def num_patches(height: int, width: int, patch: int, field: str) -> int:
@@ -64,8 +79,12 @@ class Attention(nnx.Module):
         self.k_norm = nnx.RMSNorm(self.head_dim, dtype=dtype, rngs=rngs)
 
     def project(self, x_BSD):
-        b, s, _ = x_BSD.shape
-        q, k, v = jnp.split(self.qkv(x_BSD).reshape(b, s, 3 * self.heads, self.head_dim), 3, axis=2)
+        # The kernel's columns are [q | k | v], each head-major: seen as [D, 3, H, d], its head
+        # axis can be split over devices, which a split of the flat columns could not do.
+        kernel_D3Hd = self.qkv.kernel[...].reshape(x_BSD.shape[-1], 3, self.heads, self.head_dim)
+        x_BSD, kernel_D3Hd = self.qkv.promote_dtype((x_BSD, kernel_D3Hd), dtype=self.qkv.dtype)
+        qkv_BS3Hd = jnp.einsum("bsd,dthe->bsthe", x_BSD, split_over_model(kernel_D3Hd, 2))
+        q, k, v = (qkv_BS3Hd[:, :, i] for i in range(3))
         return self.q_norm(q), self.k_norm(k), v
 
     def attend(self, q_BSHd, k_BKHd, v_BKHd, mask=None):
@@ -93,7 +112,7 @@ class STBlock(nnx.Module):
         return x_BTND + self.spatial.attend(q, k, v).reshape(b, t, n, d)
 
     def _ffw(self, x):
-        return x + self.ffw_out(jax.nn.gelu(self.ffw_in(self.ffw_norm(x))))
+        return x + self.ffw_out(split_over_model(jax.nn.gelu(self.ffw_in(self.ffw_norm(x))), -1))
 
     def _temporal_qkv(self, x_BTND, positions_T):
         b, t, n, d = x_BTND.shape

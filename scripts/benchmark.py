@@ -3,14 +3,14 @@
     python scripts/benchmark.py datagen [--config configs/cpu.py] [--json out.json]
     python scripts/benchmark.py params --config configs/coinrun.py
     python scripts/benchmark.py train --config configs/bench.py --json train.json [--steps 5]
-    python scripts/benchmark.py play --config configs/bench.py --json play.json
+    python scripts/benchmark.py play --config configs/bench.py --json play.json [--devices 2]
 """
 
 import argparse
 import json
 import sys
 
-from genie import benchmark
+from genie import benchmark, cores
 from genie.config import config_from_command_line
 
 TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params, "train": benchmark.train,
@@ -23,9 +23,13 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="configs/cpu.py")
     parser.add_argument("--json", default=None, help="write the results here as well as to stdout")
     parser.add_argument("--steps", type=int, default=5, help="train: timed steps per stage")
+    parser.add_argument("--devices", type=int, default=None,
+                        help="play: devices (CPU cores) each cached step is split over (default: as play.py)")
     args, rest = parser.parse_known_args(argv)
+    if args.target == "play":
+        cores.split_cpu(args.devices or cores.default_devices())
     cfg = config_from_command_line(args.config, rest)
-    options = {"steps": args.steps} if args.target == "train" else {}
+    options = {"train": {"steps": args.steps}, "play": {"devices": args.devices}}.get(args.target, {})
     results = {"target": args.target, "config": cfg.name, **TARGETS[args.target](cfg, **options)}
     text = json.dumps(results, indent=1)
     print(text)

@@ -29,10 +29,17 @@ def main(argv=None) -> int:
     parser.add_argument("--maskgit_steps", type=int, default=None, help="default: the config's")
     parser.add_argument("--temperature", type=float, default=None, help="default: the config's")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--devices", type=int, default=None,
+                        help="split each step over this many devices (default: 2 CPU cores for wide models)")
     parser.add_argument("--scale", type=int, default=8, help="window: pixels per frame pixel")
     args = parser.parse_args(argv)
     if bool(args.actions) != bool(args.out):
         parser.error("--actions and --out go together")
+    if args.devices is not None and args.devices < 1:
+        parser.error("--devices must be at least 1")
+    from genie import cores
+
+    cores.split_cpu(args.devices or cores.default_devices())
 
     from genie.config import ConfigError
     from genie.data.shards import DataError
@@ -42,7 +49,7 @@ def main(argv=None) -> int:
 
     try:
         world = World.load(args.workdir, maskgit_steps=args.maskgit_steps, temperature=args.temperature,
-                           seed=args.seed)
+                           seed=args.seed, devices=args.devices)
 
         def reset():
             if args.prompt:

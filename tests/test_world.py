@@ -1,10 +1,15 @@
 """The World API on a tiny trained run: prompts, stepping past the context, errors, recordings."""
 
+import subprocess
+import sys
+import textwrap
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
 from genie.world import PromptError, World
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +85,32 @@ def test_a_run_without_dynamics_cannot_be_played(tiny_cfg, tiny_data, tmp_path):
     pipeline.run(cfg, tmp_path, stages=("tokenizer",), log=lambda *_: None)
     with pytest.raises(FileNotFoundError, match="has no trained dynamics"):
         World.load(tmp_path)
+
+
+SPLIT_PLAY = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from genie import cores
+    cores.split_cpu(2)
+    from genie.world import World
+    split, whole = (World.load(sys.argv[1], devices=n, seed=3) for n in (2, 1))
+    split.reset(sys.argv[2]); whole.reset(sys.argv[2])
+    for i in range(20):  # past the context of 8 frames: refills of the caches too
+        a, b = split.step(i % split.num_actions), whole.step(i % whole.num_actions)
+        assert np.abs(a.astype(int) - b).max() <= 1, (i, np.abs(a.astype(int) - b).max())
+    assert split._step._cache_size() == 1
+    assert {d.id for d in split._state.dynamics_cache[0][0].devices()} == {0, 1}
+    print("same frames")
+""")
+
+
+def test_a_world_split_over_two_devices_plays_the_same_frames(tiny_run, prompt_png):
+    # Tensor parallelism over two CPU devices (a subprocess: the device count is fixed at start).
+    result = subprocess.run([sys.executable, "-c", SPLIT_PLAY, str(tiny_run), str(prompt_png)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "same frames" in result.stdout, result.stderr[-3000:]
+
+
+def test_splitting_over_devices_that_are_not_there_is_a_clear_error(tiny_run):
+    with pytest.raises(ValueError, match="cannot split play over 4 devices: 1 here"):
+        World.load(tiny_run, devices=4)
