@@ -107,7 +107,7 @@ SPLIT_PLAY = textwrap.dedent("""
 def test_a_world_split_over_two_devices_plays_the_same_frames(tiny_run, prompt_png):
     # Tensor parallelism over two CPU devices (a subprocess: the device count is fixed at start).
     result = subprocess.run([sys.executable, "-c", SPLIT_PLAY, str(tiny_run), str(prompt_png)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0 and "same frames" in result.stdout, result.stderr[-3000:]
 
 
