@@ -90,6 +90,10 @@ class LAMConfig:
     codebook_weight: float = 1.0
     usage_decay: float = 0.99
     dead_code_threshold: float = 0.01
+    # The decoder moves frame t's pixels by a flow field (a vector per patch, up to `max_flow`
+    # pixels, interpolated between patches) and adds a residual, instead of drawing frame t+1.
+    warp: bool = False
+    max_flow: float = 4.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,12 @@ the action token's output at frame t+1 (which has seen frames 0..t+1) is quantis
 transition t -> t+1. Decoder: a causal ST transformer over frames 0..T-2 with the embedding of
 a_t added to frame t; its output at frame t reconstructs frame t+1. So frame t+1 reaches the
 decoder only through a_t: the bottleneck that makes actions mean something.
+
+With `warp`, the decoder's output is a flow field that moves frame t's pixels plus a residual,
+both zero at the start (so training starts from copying frame t). In a platformer whose camera
+follows the player an action mostly scrolls the scene by a few pixels, which a decoder drawing
+frame t+1 cannot exploit: given the true action in place of a_t it gained 0.05 dB on held-out
+clips (as frame t plus a residual), where the warping one gained 0.7 dB (README, Results).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from genie.config import EnvConfig, LAMConfig
 from genie.layers import STTransformer, num_patches, patchify, unpatchify
 from genie.tokenizer import psnr
 from genie.vq import VectorQuantizer
+from genie.warp import warp
 
 
 class LatentActionModel(nnx.Module):
@@ -36,7 +43,10 @@ class LatentActionModel(nnx.Module):
         self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (n, cfg.width)))
         self.action_embed = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)
         self.decoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.decoder_layers, rngs=rngs)
-        self.to_pixels = nnx.Linear(cfg.width, patch_dim, rngs=rngs)
+        zeros = nnx.initializers.zeros_init()
+        self.to_pixels = nnx.Linear(cfg.width, patch_dim, rngs=rngs, **({"kernel_init": zeros} if cfg.warp else {}))
+        if cfg.warp:
+            self.to_flow = nnx.Linear(cfg.width, 2, kernel_init=zeros, rngs=rngs)
 
     def encode(self, video_BTHWC):
         """Continuous actions for the T-1 transitions: [B, T-1, L]."""
@@ -54,8 +64,15 @@ class LatentActionModel(nnx.Module):
         """Predicts frames 1..T-1 from frames 0..T-2 and the (quantised) action codes."""
         x = self.dec_embed(patchify(video_BTHWC[:, :-1], self.cfg.patch_size)) + self.dec_pos[...]
         x = x + self.action_embed(action_codes_BTm1L)[:, :, None, :]
-        patches = jax.nn.sigmoid(self.to_pixels(self.decoder(x)))
-        return unpatchify(patches, self.cfg.patch_size, self.height, self.width)
+        h_BTND = self.decoder(x)
+        out_BTHWC = unpatchify(self.to_pixels(h_BTND), self.cfg.patch_size, self.height, self.width)
+        if not self.cfg.warp:
+            return jax.nn.sigmoid(out_BTHWC)
+        b, t = h_BTND.shape[:2]
+        rows, cols = self.height // self.cfg.patch_size, self.width // self.cfg.patch_size
+        flow_BTrc2 = self.cfg.max_flow * jnp.tanh(self.to_flow(h_BTND)).reshape(b, t, rows, cols, 2)
+        flow_BTHW2 = jax.image.resize(flow_BTrc2, (b, t, self.height, self.width, 2), "linear")
+        return warp(video_BTHWC[:, :-1], flow_BTHW2) + out_BTHWC
 
     def __call__(self, video_BTHWC, update_usage: bool = False):
         """Returns (predicted frames 1..T-1, actions_BTm1, vq stats, continuous actions)."""

@@ -10,7 +10,7 @@ from flax import nnx
 
 from genie.config import override
 from genie.train import pipeline
-from genie.train.checkpoint import CheckpointError
+from genie.train.checkpoint import CheckpointError, Checkpoints
 from genie.train.stages import make_stage
 from genie.train.trainer import NonFiniteLoss, restore_trained, train_stage
 
@@ -76,3 +76,14 @@ def test_cotrained_lam_is_updated(cfg, tmp_path):
     after = jax.tree.leaves(nnx.state(stage.trainable.lam, nnx.Param))
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(lam_before), after))
     assert "lam_loss" in json.loads((tmp_path / "co" / "dynamics" / "metrics.jsonl").read_text().splitlines()[-1])
+
+
+def test_a_config_field_newer_than_a_checkpoint_counts_as_its_default(tmp_path):
+    state = {"w": np.zeros(2, np.float32)}
+    made = Checkpoints(tmp_path, 1, {"lam": {"width": 8}})
+    made.save(1, state, state, {})
+    made.close()
+    defaults = {"lam": {"width": 128, "warp": False}}
+    Checkpoints(tmp_path, 1, {"lam": {"width": 8, "warp": False}}, defaults).check(1)
+    with pytest.raises(CheckpointError, match=r"lam.warp: False in the checkpoint, True now"):
+        Checkpoints(tmp_path, 1, {"lam": {"width": 8, "warp": True}}, defaults).check(1)

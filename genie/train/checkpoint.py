@@ -21,15 +21,28 @@ def _common(old: dict, new: dict) -> dict:
             for k, v in old.items() if k in new}
 
 
+def _fill(old: dict, defaults: dict) -> dict:
+    """`old` with the fields it lacks taken from `defaults`, recursively: a field added to the
+    config after a checkpoint was made had, in effect, its default value then."""
+    filled = dict(old)
+    for k, v in defaults.items():
+        if k not in filled:
+            filled[k] = v
+        elif isinstance(v, dict) and isinstance(filled[k], dict):
+            filled[k] = _fill(filled[k], v)
+    return filled
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used here; the message says why and what to do."""
 
 
 class Checkpoints:
-    def __init__(self, directory: str | pathlib.Path, keep: int, signature: dict):
-        """`signature`: the config fields (JSON) that a checkpoint must match to be restored."""
+    def __init__(self, directory: str | pathlib.Path, keep: int, signature: dict, defaults: dict | None = None):
+        """`signature`: the config fields (JSON) that a checkpoint must match to be restored;
+        `defaults`: their default values, which a checkpoint made before a field existed had."""
         self.directory = pathlib.Path(directory).absolute()
-        self.signature = signature
+        self.signature, self.defaults = signature, defaults or {}
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False),
@@ -48,7 +61,8 @@ class Checkpoints:
     def check(self, step: int) -> dict:
         meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
         # Fields that no longer matter (absent from the signature now) are not differences.
-        diffs = dict_differences(_common(meta["signature"], self.signature), self.signature, "in the checkpoint", "now")
+        old = _common(_fill(meta["signature"], self.defaults), self.signature)
+        diffs = dict_differences(old, self.signature, "in the checkpoint", "now")
         if diffs:
             raise CheckpointError(f"the checkpoint at {self.directory} (step {step}) was made with another config: "
                                   f"{'; '.join(diffs)}. Use the config it was made with, or another --workdir")

@@ -116,7 +116,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     loader = Loader(data_dir, "train", ocfg.batch_size // jax.process_count(),
                     seed=cfg.seed + STAGE_SEEDS[stage.name],
                     shard_index=jax.process_index(), shard_count=jax.process_count())
-    checkpoints = Checkpoints(stage_dir / "checkpoints", tcfg.keep_checkpoints, stage.signature)
+    checkpoints = Checkpoints(stage_dir / "checkpoints", tcfg.keep_checkpoints, stage.signature,
+                              stage_signature(stage.name, Config()))
 
     step = 0
     latest = checkpoints.latest_step()
@@ -197,7 +198,8 @@ def restore_latest(stage_name: str, module: nnx.Module, cfg: Config, workdir: pa
     directory = workdir / stage_name / "checkpoints"
     if not directory.is_dir():
         return None
-    checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(stage_name, cfg))
+    checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(stage_name, cfg),
+                              stage_signature(stage_name, Config()))
     try:
         step = checkpoints.latest_step()
         if step is not None:
