@@ -8,12 +8,16 @@ run before the first JAX computation; an XLA_FLAGS that already sets it is left 
 
 from __future__ import annotations
 
+import argparse
 import os
 
 FLAG = "--xla_force_host_platform_device_count"
 
 
-def split_cpu(devices: int) -> None:
+def split_cpu(devices: int | None = None) -> None:
+    """`devices` CPU devices (None: two where there are two cores; more than two was not
+    measured to help)."""
+    devices = min(2, os.cpu_count() or 1) if devices is None else devices
     if devices < 1:
         raise ValueError(f"devices must be at least 1, got {devices}")
     flags = os.environ.get("XLA_FLAGS", "")
@@ -21,6 +25,8 @@ def split_cpu(devices: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} {FLAG}={devices}".strip()
 
 
-def default_devices() -> int:
-    """Two where there are two cores: more than two was not measured to help."""
-    return min(2, os.cpu_count() or 1)
+def device_count(text: str) -> int:
+    """argparse type of a --devices option: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"devices must be a whole number of at least 1, not {text!r}")
+    return int(text)

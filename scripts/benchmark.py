@@ -23,11 +23,11 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="configs/cpu.py")
     parser.add_argument("--json", default=None, help="write the results here as well as to stdout")
     parser.add_argument("--steps", type=int, default=5, help="train: timed steps per stage")
-    parser.add_argument("--devices", type=int, default=None,
+    parser.add_argument("--devices", type=cores.device_count, default=None,
                         help="play: devices (CPU cores) each cached step is split over (default: as play.py)")
     args, rest = parser.parse_known_args(argv)
     if args.target == "play":
-        cores.split_cpu(args.devices or cores.default_devices())
+        cores.split_cpu(args.devices)
     cfg = config_from_command_line(args.config, rest)
     options = {"train": {"steps": args.steps}, "play": {"devices": args.devices}}.get(args.target, {})
     results = {"target": args.target, "config": cfg.name, **TARGETS[args.target](cfg, **options)}

@@ -13,6 +13,8 @@ bound by the action map (right,right,jump).
 import argparse
 import sys
 
+from genie import cores
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -29,17 +31,13 @@ def main(argv=None) -> int:
     parser.add_argument("--maskgit_steps", type=int, default=None, help="default: the config's")
     parser.add_argument("--temperature", type=float, default=None, help="default: the config's")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--devices", type=int, default=None,
+    parser.add_argument("--devices", type=cores.device_count, default=None,
                         help="split each step over this many devices (default: 2 CPU cores for wide models)")
     parser.add_argument("--scale", type=int, default=8, help="window: pixels per frame pixel")
     args = parser.parse_args(argv)
     if bool(args.actions) != bool(args.out):
         parser.error("--actions and --out go together")
-    if args.devices is not None and args.devices < 1:
-        parser.error("--devices must be at least 1")
-    from genie import cores
-
-    cores.split_cpu(args.devices or cores.default_devices())
+    cores.split_cpu(args.devices)  # before JAX starts
 
     from genie.config import ConfigError
     from genie.data.shards import DataError
