@@ -6,8 +6,8 @@ import pytest
 from genie.config import override
 from genie.data import shards
 from genie.data.dataset import PREVIEW, prepare_dataset
-from genie.data.generate import generate_dataset
-from genie.envs.platformer import PlatformerEnv
+from genie.data.generate import ExplorationPolicy, generate_dataset
+from genie.envs.platformer import _ACTION_JUMP, PlatformerEnv, VecPlatformer
 
 
 def _all_clips(data_dir, split):
@@ -83,11 +83,31 @@ def test_existing_dataset_is_kept_or_refused(tiny_cfg, tiny_data):
     assert manifest == json.loads((tiny_data / shards.MANIFEST).read_text())
     with pytest.raises(shards.DataError, match=r"another config \(data.train_clips: 48 there, 50 wanted"):
         prepare_dataset(override(tiny_cfg, {"data.train_clips": 50}), tiny_data)
-    older = {**manifest}
-    del older["platformer_version"]
-    (tiny_data / shards.MANIFEST).write_text(json.dumps(older))
     try:
-        with pytest.raises(shards.DataError, match="platformer version 1 there, 2 wanted"):
-            prepare_dataset(tiny_cfg, tiny_data)
+        for field, message in [("platformer_version", "platformer version 1 there, 2 wanted"),
+                               ("policy_version", "policy version 1 there, 2 wanted")]:
+            older = {k: v for k, v in manifest.items() if k != field}
+            (tiny_data / shards.MANIFEST).write_text(json.dumps(older))
+            with pytest.raises(shards.DataError, match=message):
+                prepare_dataset(tiny_cfg, tiny_data)
     finally:
         (tiny_data / shards.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_policy_presses_jump_only_where_it_acts(tiny_cfg):
+    """In the air a jump action moves the player exactly like the same action without it, so the
+    policy never records one there; on the ground it jumps (over obstacles and at random)."""
+    env = VecPlatformer(tiny_cfg.env, 16)
+    policy = ExplorationPolicy(env, np.random.default_rng(0), tiny_cfg.data.action_repeat)
+    for i in range(16):
+        env.reset_env(i, i)
+    jumps_on_ground = 0
+    for _ in range(300):
+        actions = policy()
+        assert not np.any(_ACTION_JUMP[actions] & ~env.on_ground)
+        jumps_on_ground += int(np.sum(_ACTION_JUMP[actions]))
+        _, terminated, truncated = env.step(actions)
+        for i in np.flatnonzero(terminated | truncated):
+            env.reset_env(i, 100 + i)
+            policy.reset(i)
+    assert jumps_on_ground > 50

@@ -77,9 +77,11 @@ def test_train_script_runs_every_stage_then_skips_them(tmp_path):
                                        "delta_psnr_t4", "copy_last_frame_psnr")}.items():
         assert all(k in results[section] for k in keys), (section, results[section].keys())
     assert list(results["dynamics"]["delta_psnr"]) == [str(t) for t in range(1, 8)]
+    reference = results["lam"]["reference"]  # what an ideal LAM reaches on this data
+    assert 0 < reference["nmi"] <= 1 and reference["transitions"] > 0
     assert results["meta"]["missing"] == [] and results["meta"]["maskgit_steps"] == 4
     assert set(json.loads((run / "eval" / "action_map.json").read_text())) == set(ACTION_NAMES)
     report = check_report(run / "eval")
-    assert "ΔtPSNR" in report and "action_grid.png" in report
+    assert "ΔtPSNR" in report and "action_grid.png" in report and "an ideal LAM on this data" in report
     again = _run(*args)
     assert again.returncode == 0 and again.stdout.count("skipping") == 4

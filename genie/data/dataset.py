@@ -8,7 +8,7 @@ import numpy as np
 
 from genie.config import Config, dict_differences, to_dict
 from genie.data import shards
-from genie.data.generate import PLATFORMER_VERSION, generate_dataset
+from genie.data.generate import PLATFORMER_VERSION, POLICY_VERSION, generate_dataset
 
 PREVIEW = "preview.gif"
 
@@ -26,6 +26,9 @@ def prepare_dataset(cfg: Config, out_dir: str | pathlib.Path, overwrite: bool = 
         if manifest.get("platformer_version") != PLATFORMER_VERSION:
             diffs.append(f"platformer version {manifest.get('platformer_version', 1)} there, {PLATFORMER_VERSION} "
                          "wanted: its physics or drawing have changed since")
+        if manifest.get("policy_version", 1) != POLICY_VERSION:
+            diffs.append(f"policy version {manifest.get('policy_version', 1)} there, {POLICY_VERSION} wanted: the "
+                         "exploration policy records other actions since")
         if diffs:
             raise shards.DataError(f"{out_dir} holds a dataset made with another config ({'; '.join(diffs)}); "
                                    "replace it (python scripts/generate_data.py --overwrite, with the same config options) or "

@@ -27,6 +27,10 @@ _ACTION_P = np.array([0.1, 0.14, 0.3, 0.1, 0.1, 0.26])
 _RIGHT_JUMP = ACTION_NAMES.index("right+jump")
 _LEFT_JUMP = ACTION_NAMES.index("left+jump")
 _JUMP_HOLD = 13  # steps: a little less than a jump spends in the air
+# The same action without its jump: what the policy presses in the air, where jumping does nothing.
+_NO_JUMP = np.array([ACTION_NAMES.index(name.replace("+jump", "").replace("jump", "noop")) for name in ACTION_NAMES])
+# Raised whenever the policy changes what it records, so that an older dataset is not reused.
+POLICY_VERSION = 2
 PROGRESS_BINS = 10
 
 
@@ -69,6 +73,9 @@ class ExplorationPolicy:
         # A jump over an obstacle is held until the landing, so the player does not turn mid-air.
         self.action = np.where(jump, np.where(direction > 0, _RIGHT_JUMP, _LEFT_JUMP), self.action)
         self.left = np.where(jump, _JUMP_HOLD, self.left)
+        # In the air a jump action acts exactly like the same action without it, so recording it
+        # would label identical transitions differently; the policy lets go of jump there.
+        self.action = np.where(self.env.on_ground, self.action, _NO_JUMP[self.action])
         return self.action
 
 
@@ -200,6 +207,7 @@ def generate_dataset(cfg: Config, out_dir: str | os.PathLike, log=print) -> dict
     manifest = {
         "source": "platformer",
         "platformer_version": PLATFORMER_VERSION,
+        "policy_version": POLICY_VERSION,
         "resolution": [cfg.env.height, cfg.env.width],
         "clip_length": data.clip_length,
         "has_actions": True,

@@ -79,6 +79,17 @@ class VecPlatformer:
         self.on_ground[i], self.facing[i], self.t[i] = False, 1, 0
         self.enemies[i], self.enemy_speed[i] = level.enemies_M4, level.enemy_speed_M
 
+    # What a step changes (the level itself stays until reset_env).
+    _DYNAMIC = ("x", "y", "vx", "vy", "on_ground", "facing", "t", "enemies", "enemy_speed")
+
+    def get_state(self) -> dict:
+        """A copy of everything a step changes, for `set_state`: to try actions from one state."""
+        return {name: getattr(self, name).copy() for name in self._DYNAMIC}
+
+    def set_state(self, state: dict) -> None:
+        for name in self._DYNAMIC:
+            setattr(self, name, state[name].copy())
+
     def _tile(self, rows, cols):
         # Rows above the level read row 0 (sky); the two empty rows below catch a falling player.
         rows = np.minimum(np.maximum(rows.astype(np.int64), 0), self.grid.shape[1] - 1)

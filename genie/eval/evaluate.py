@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 
 from genie import rollout
+from genie.data.identifiability import action_identifiability
 from genie.data.shards import ClipSource
 from genie.eval import metrics
 from genie.runs import TrainedRun
@@ -121,6 +122,7 @@ class Evaluation:
         self.source = ClipSource(data_dir, self.cfg.eval.split)
         manifest = self.source.manifest
         self.has_actions = bool(manifest.get("has_actions"))
+        self.from_platformer = manifest.get("source") == "platformer"
         self.action_names = list(manifest.get("action_names") or [])
         self.clips = min(self.cfg.eval.clips, len(self.source))
         self.maskgit_steps = self.cfg.eval.maskgit_steps or self.cfg.dynamics.maskgit_steps
@@ -157,6 +159,9 @@ class Evaluation:
         if run.has("lam"):
             out["lam"] = lam_results(np.concatenate(acc["latent"]), np.concatenate(acc["true"]),
                                      self.cfg.lam.num_actions, self.action_names if self.has_actions else [])
+            if self.from_platformer and self.has_actions:
+                # What an ideal LAM would reach on this data, to read the NMI against.
+                out["lam"]["reference"] = action_identifiability(self.cfg.env, self.cfg.data)
         if run.has("tokenizer", "lam", "dynamics"):
             out["dynamics"] = {"token_accuracy": float(np.mean(np.concatenate(acc["token_accuracy"]))),
                                **rollout_results(acc["rollouts"])}

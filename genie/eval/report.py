@@ -166,8 +166,10 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
                   f"| tokenizer codes used | {tok['codebook_usage']:.0%} (perplexity {tok['codebook_perplexity']:.0f}) "
                   f"| codebook health |"]
     if lam:
+        ref = lam.get("reference")
         lines += [f"| LAM NMI / purity | {_f(lam['nmi'])} / {_f(lam['purity'])} | how well latent actions match "
-                  f"the true ones (1 = one-to-one) |",
+                  f"the true ones (1 = one-to-one" + (f"; an ideal LAM on this data: {_f(ref['nmi'])} / "
+                                                      f"{_f(ref['purity'])}" if ref else "") + ") |",
                   f"| latent actions used | {lam['codebook_usage']:.0%} (perplexity {lam['codebook_perplexity']:.1f}) "
                   f"| |"]
     if dyn:
@@ -193,6 +195,12 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
                       "| true action | latent action |", "|---|---|"]
             lines += [f"| {name} | {a} |" for name, a in lam["action_map"].items()]
             lines.append("")
+            if ref := lam.get("reference"):
+                lines += [f"Some actions cannot be told apart from the frames: in {ref['with_twin']:.0%} of the "
+                          f"exploration policy's transitions another action gives the very same next frame (a jump "
+                          f"in the air, a step into a wall). A LAM that tells apart exactly the next frames that "
+                          f"differ reaches NMI {_f(ref['nmi'])}, purity {_f(ref['purity'])} on this data "
+                          f"({ref['transitions']} transitions simulated with every action).", ""]
     if dyn:
         lines += ["## Dynamics", "",
                   f"Rollouts from {meta['prompt_frames']} true frame(s), {meta['maskgit_steps']} MaskGIT steps, "

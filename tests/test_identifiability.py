@@ -1,0 +1,56 @@
+import numpy as np
+
+from genie.config import EnvConfig
+from genie.data.identifiability import action_identifiability, outcome_sets
+from genie.envs import levels as L
+from genie.envs.platformer import ACTION_NAMES, VecPlatformer
+
+A = {name: i for i, name in enumerate(ACTION_NAMES)}
+
+
+def _groups(sets_A) -> set[frozenset[str]]:
+    return {frozenset(name for name, a in A.items() if mask >> a & 1) for mask in sets_A}
+
+
+def _env(x, y, vx=0.0, vy=0.0, on_ground=True, facing=1):
+    env = VecPlatformer(EnvConfig(height=32, width=32, min_level_length=24, max_level_length=40), 1)
+    env.reset_env(0, 3)
+    state = env.get_state()
+    state.update(x=np.array([x]), y=np.array([y]), vx=np.array([vx]), vy=np.array([vy]),
+                 on_ground=np.array([on_ground]), facing=np.array([facing]), enemy_speed=np.zeros((1, 4)))
+    env.set_state(state)
+    return env
+
+
+def _floor(x: float) -> float:
+    """The y at which the player stands on the ground at column x of the test level."""
+    level = L.generate_level(3, 10, 24, 40)
+    col = int(x)
+    ground = min(r for r in range(level.grid_HW.shape[0]) if L.SOLID[level.grid_HW[r, col]])
+    return float(ground - L.PLAYER_SIZE[1])
+
+
+def test_on_open_ground_every_action_shows():
+    env = _env(x=6.0, y=_floor(6.0))
+    assert _groups(outcome_sets(env)[0]) == {frozenset([name]) for name in A}
+
+
+def test_in_the_air_a_jump_is_the_same_action_without_it():
+    env = _env(x=6.0, y=_floor(6.0) - 2.5, vy=-0.3, on_ground=False)
+    assert _groups(outcome_sets(env)[0]) == {frozenset(["noop", "jump"]), frozenset(["left", "left+jump"]),
+                                             frozenset(["right", "right+jump"])}
+
+
+def test_walking_into_the_wall_already_faced_is_standing_still():
+    env = _env(x=1.0, y=_floor(1.0), facing=-1)  # against the level's left wall, facing it
+    before = env.get_state()
+    groups = _groups(outcome_sets(env)[0])
+    assert frozenset(["noop", "left"]) in groups and frozenset(["right"]) in groups
+    for name, value in env.get_state().items():  # trying the actions left the state alone
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_the_policy_data_is_mostly_identifiable(tiny_cfg):
+    ref = action_identifiability(tiny_cfg.env, tiny_cfg.data, steps=30, num_envs=8)
+    assert ref["transitions"] == 240
+    assert 0.0 < ref["nmi"] <= 1.0 and ref["purity"] > 0.8 and 0.0 <= ref["with_twin"] <= 1.0
