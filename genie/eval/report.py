@@ -197,7 +197,7 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
             lines.append("")
             if ref := lam.get("reference"):
                 lines += [f"Some actions cannot be told apart from the frames: in {ref['with_twin']:.0%} of the "
-                          f"exploration policy's transitions another action gives the very same next frame (a jump "
+                          f"exploration policy's transitions another action would have given the same next frame (a jump "
                           f"in the air, a step into a wall). A LAM that tells apart exactly the next frames that "
                           f"differ reaches NMI {_f(ref['nmi'])}, purity {_f(ref['purity'])} on this data "
                           f"({ref['transitions']} transitions simulated with every action).", ""]
