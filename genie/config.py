@@ -94,6 +94,9 @@ class LAMConfig:
     # pixels, interpolated between patches) and adds a residual, instead of drawing frame t+1.
     warp: bool = False
     max_flow: float = 4.0
+    # The encoder also reads, per patch, how well the previous frame moved by each shift of up to
+    # this many pixels matches it (genie/motion.py); 0: pixels only.
+    motion_radius: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

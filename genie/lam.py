@@ -21,6 +21,7 @@ from flax import nnx
 
 from genie.config import EnvConfig, LAMConfig
 from genie.layers import STTransformer, num_patches, patchify, unpatchify
+from genie.motion import match_scores, num_shifts
 from genie.tokenizer import psnr
 from genie.vq import VectorQuantizer
 from genie.warp import warp
@@ -35,6 +36,8 @@ class LatentActionModel(nnx.Module):
         self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (n + 1, cfg.width)))
         self.action_token = nnx.Param(0.02 * jax.random.normal(rngs.params(), (cfg.width,)))
+        if cfg.motion_radius:
+            self.embed_motion = nnx.Linear(num_shifts(cfg.motion_radius), cfg.width, rngs=rngs)
         self.encoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.encoder_layers, rngs=rngs)
         self.to_action = nnx.Linear(cfg.width, cfg.code_dim, rngs=rngs)
         self.vq = VectorQuantizer(cfg.num_actions, cfg.code_dim, usage_decay=cfg.usage_decay,
@@ -51,6 +54,8 @@ class LatentActionModel(nnx.Module):
     def encode(self, video_BTHWC):
         """Continuous actions for the T-1 transitions: [B, T-1, L]."""
         x = self.embed(patchify(video_BTHWC, self.cfg.patch_size))
+        if self.cfg.motion_radius:
+            x = x + self.embed_motion(match_scores(video_BTHWC, self.cfg.motion_radius, self.cfg.patch_size))
         b, t = x.shape[:2]
         token = jnp.broadcast_to(self.action_token[...], (b, t, 1, x.shape[-1]))
         h = self.encoder(jnp.concatenate([token, x], axis=2) + self.enc_pos[...])

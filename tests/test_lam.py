@@ -7,9 +7,11 @@ from genie.config import override
 from tests.conftest import fit, make_models
 
 
-def test_actions_do_not_depend_on_later_frames(tiny_cfg, tiny_batch):
-    """a_0..a_{t-1} (transitions up to frame t) ignore frames after t."""
-    _, lam, _ = make_models(tiny_cfg)
+@pytest.mark.parametrize("motion_radius", [0, 2])
+def test_actions_do_not_depend_on_later_frames(tiny_cfg, tiny_batch, motion_radius):
+    """a_0..a_{t-1} (transitions up to frame t) ignore frames after t, also when the encoder
+    reads motion between frames."""
+    _, lam, _ = make_models(override(tiny_cfg, {"lam.motion_radius": motion_radius}))
     video = jnp.asarray(tiny_batch)
     t = 3
     perturbed = video.at[:, t + 1:].set(jax.random.uniform(jax.random.key(0), video[:, t + 1:].shape))

@@ -1,0 +1,43 @@
+"""Motion features: how well each patch of a frame is matched by the previous frame moved by
+each small shift (a cost volume, as in optical flow).
+
+In a platformer an action shows as a shift of a few pixels (the scene scrolls under the camera,
+the player moves when the camera is held at a level's edge), which a transformer reading linear
+patch embeddings finds only slowly. Given these scores, a small network reads the true action
+from consecutive transitions far better (README, Results), so the LAM's encoder can take them.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+# Softmax temperature over a patch's mean squared grey-level difference (pixels in [0, 1]): a
+# shift that leaves a tenth of the patch off by 0.2 (an edge a pixel out of place) scores
+# e^2, about 7 times, below the exact one; where every shift matches equally (a patch of plain
+# sky), the scores stay uniform and say nothing.
+TEMPERATURE = 2e-3
+
+
+def num_shifts(radius: int) -> int:
+    return (2 * radius + 1) ** 2
+
+
+def match_scores(video_BTHWC: jax.Array, radius: int, patch: int) -> jax.Array:
+    """[B, T, N, S]: for frame t >= 1 and each of its N patches, a softmax over the S shifts
+    (dy, dx) in [-radius, radius]^2 (row-major) of how well frame t-1 moved by that shift
+    (edges repeated) matches the patch, compared in grey levels (a third of the work of RGB);
+    frame 0 has no previous frame and gets zeros."""
+    grey_BTHW = jnp.mean(video_BTHWC, axis=-1)
+    prev, cur = grey_BTHW[:, :-1], grey_BTHW[:, 1:]
+    b, t, h, w = cur.shape
+    r = radius
+    padded = jnp.pad(prev, [(0, 0), (0, 0), (r, r), (r, r)], mode="edge")
+    costs = []
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            error_BTHW = jnp.square(cur - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w])
+            costs.append(error_BTHW.reshape(b, t, h // patch, patch, w // patch, patch).mean(axis=(3, 5)))
+    cost_BTNS = jnp.stack(costs, axis=-1).reshape(b, t, -1, num_shifts(r))
+    scores = jax.nn.softmax(-cost_BTNS / TEMPERATURE, axis=-1)
+    return jnp.concatenate([jnp.zeros_like(scores[:, :1]), scores], axis=1)

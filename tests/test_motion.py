@@ -1,0 +1,36 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from genie.motion import match_scores, num_shifts
+
+
+def _texture(h=32, w=48):
+    return jax.random.uniform(jax.random.key(0), (h, w, 3))
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 2), (0, -3), (1, 0), (-2, 1)])
+def test_the_best_shift_is_the_motion_between_frames(dy, dx):
+    """Frame 1 shows frame 0 moved: each patch away from the edges scores the true shift best."""
+    scene = _texture()
+    r, patch = 3, 8
+    frame0 = scene[8:24, 8:40]
+    frame1 = scene[8 + dy:24 + dy, 8 + dx:40 + dx]  # frame1(y, x) = frame0(y + dy, x + dx)
+    scores = match_scores(jnp.stack([frame0, frame1])[None], r, patch)
+    assert scores.shape == (1, 2, (16 // patch) * (32 // patch), num_shifts(r))
+    np.testing.assert_array_equal(scores[0, 0], 0.0)  # frame 0 has no previous frame
+    np.testing.assert_allclose(scores[0, 1].sum(-1), 1.0, rtol=1e-5)
+    shifts = [(y, x) for y in range(-r, r + 1) for x in range(-r, r + 1)]
+    grid = scores[0, 1].reshape(16 // patch, 32 // patch, -1)
+    for row in range(grid.shape[0]):
+        for col in range(1, grid.shape[1] - 1):  # patches whose shifted reads stay inside the frame
+            if row == 0 and dy < 0 or row == grid.shape[0] - 1 and dy > 0:
+                continue
+            assert shifts[int(jnp.argmax(grid[row, col]))] == (dy, dx)
+
+
+def test_a_plain_patch_says_nothing():
+    video = jnp.full((1, 2, 16, 16, 3), 0.4)
+    scores = match_scores(video, 2, 8)
+    np.testing.assert_allclose(scores[0, 1], 1.0 / num_shifts(2), rtol=1e-5)
