@@ -12,37 +12,32 @@ def _groups(sets_A) -> set[frozenset[str]]:
     return {frozenset(name for name, a in A.items() if mask >> a & 1) for mask in sets_A}
 
 
-def _env(x, y, vx=0.0, vy=0.0, on_ground=True, facing=1):
+def _env(x, height=0.0, vx=0.0, vy=0.0, on_ground=True, facing=1):
+    """The player at column x, `height` tiles above the ground there, enemies gone."""
     env = VecPlatformer(EnvConfig(height=32, width=32, min_level_length=24, max_level_length=40), 1)
     env.reset_env(0, 3)
+    ground = min(r for r in range(env.grid.shape[1]) if L.SOLID[env.grid[0, r, int(x)]])
     state = env.get_state()
-    state.update(x=np.array([x]), y=np.array([y]), vx=np.array([vx]), vy=np.array([vy]),
-                 on_ground=np.array([on_ground]), facing=np.array([facing]), enemy_speed=np.zeros((1, 4)))
+    state.update(x=np.array([x]), y=np.array([ground - L.PLAYER_SIZE[1] - height]), vx=np.array([vx]),
+                 vy=np.array([vy]), on_ground=np.array([on_ground]), facing=np.array([facing]),
+                 enemy_speed=np.zeros((1, 4)))
     env.set_state(state)
     return env
 
 
-def _floor(x: float) -> float:
-    """The y at which the player stands on the ground at column x of the test level."""
-    level = L.generate_level(3, 10, 24, 40)
-    col = int(x)
-    ground = min(r for r in range(level.grid_HW.shape[0]) if L.SOLID[level.grid_HW[r, col]])
-    return float(ground - L.PLAYER_SIZE[1])
-
-
 def test_on_open_ground_every_action_shows():
-    env = _env(x=6.0, y=_floor(6.0))
+    env = _env(x=6.0)
     assert _groups(outcome_sets(env)[0]) == {frozenset([name]) for name in A}
 
 
 def test_in_the_air_a_jump_is_the_same_action_without_it():
-    env = _env(x=6.0, y=_floor(6.0) - 2.5, vy=-0.3, on_ground=False)
+    env = _env(x=6.0, height=2.5, vy=-0.3, on_ground=False)
     assert _groups(outcome_sets(env)[0]) == {frozenset(["noop", "jump"]), frozenset(["left", "left+jump"]),
                                              frozenset(["right", "right+jump"])}
 
 
 def test_walking_into_the_wall_already_faced_is_standing_still():
-    env = _env(x=1.0, y=_floor(1.0), facing=-1)  # against the level's left wall, facing it
+    env = _env(x=1.0, facing=-1)  # against the level's left wall, facing it
     before = env.get_state()
     groups = _groups(outcome_sets(env)[0])
     assert frozenset(["noop", "left"]) in groups and frozenset(["right"]) in groups

@@ -55,8 +55,8 @@ def action_identifiability(env_cfg: EnvConfig, data_cfg: DataConfig, steps: int 
             env.reset_env(i, int(rng.integers(*level_seeds)))
             policy.reset(i)
     true, sets = np.concatenate(true), np.concatenate(sets)
-    _, labels = np.unique(sets, return_inverse=True)
-    counts = metrics.contingency(labels, true, labels.max() + 1, NUM_ACTIONS)
+    kinds, labels = np.unique(sets, return_inverse=True)
+    counts = metrics.contingency(labels, true, len(kinds), NUM_ACTIONS)
     twins = np.array([int(s).bit_count() > 1 for s in sets])
     return {"transitions": len(true), "with_twin": float(twins.mean()), "nmi": metrics.nmi(counts),
-            "purity": metrics.purity(counts), "outcome_sets": int(labels.max() + 1)}
+            "purity": metrics.purity(counts), "outcome_sets": len(kinds)}
