@@ -8,6 +8,7 @@ import pathlib
 
 from flax import nnx
 
+from genie.bundle import is_bundle, load_bundle
 from genie.config import Config, ConfigError, config_from_dict
 from genie.models import build_models
 from genie.train.stages import STAGES, Cotrained
@@ -42,11 +43,16 @@ def load_config_of(workdir: pathlib.Path) -> Config:
 
 
 def load_run(workdir: str | pathlib.Path, cfg: Config | None = None) -> TrainedRun:
-    """Restores the latest checkpoint of each stage of `workdir`. A co-trained LAM comes from
-    the dynamics checkpoint, where it was last updated."""
+    """Restores the latest checkpoint of each stage of `workdir`, or the weights of a shipped
+    world (genie/bundle.py). A co-trained LAM comes from the dynamics checkpoint, where it was
+    last updated."""
     workdir = pathlib.Path(workdir)
     cfg = cfg or load_config_of(workdir)
     models = build_models(cfg, nnx.Rngs(cfg.seed))
+    if is_bundle(workdir):
+        stages = load_bundle(workdir, models)["stages"]
+        return TrainedRun(workdir, cfg, models, {name: s["step"] for name, s in stages.items()},
+                          {name: True for name in stages})
     steps, complete = {}, {}
     for name in STAGES:
         module = models[name]

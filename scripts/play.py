@@ -4,10 +4,11 @@
     python scripts/play.py --web [--port 8000] [--host 127.0.0.1]
     python scripts/play.py --prompt image.png --actions 0,3,3,1 --out play.gif
 
-Without a prompt the world starts at the first frame of a held-out platformer level. In the
-window: keys 1..A take latent actions, arrows and space play through eval/action_map.json, R
-resets, S saves the session, P pauses, Esc quits. --actions also takes true action names
-bound by the action map (right,right,jump).
+Without --workdir it plays the world that ships with genie (genie/worlds/platformer), trained
+by the default recipe. Without a prompt the world starts at the first frame of a held-out
+platformer level. In the window: keys 1..A take latent actions, arrows and space play through
+eval/action_map.json, R resets, S saves the session, P pauses, Esc quits. --actions also takes
+true action names bound by the action map (right,right,jump).
 """
 
 import argparse
@@ -18,7 +19,8 @@ from genie import cores
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", default="runs/cpu", help="a training run")
+    parser.add_argument("--workdir", default=None,
+                        help="a training run or an exported world (default: the world that ships with genie)")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--prompt", help="an image file of any size")
     start.add_argument("--level", type=int, help="start at this platformer level seed")
@@ -39,14 +41,20 @@ def main(argv=None) -> int:
         parser.error("--actions and --out go together")
     cores.split_cpu(args.devices)  # before JAX starts
 
+    from genie.bundle import SHIPPED, is_bundle
     from genie.config import ConfigError
     from genie.data.shards import DataError
     from genie.play.controls import parse_actions
     from genie.train.checkpoint import CheckpointError
     from genie.world import World
 
+    if args.workdir is None and not is_bundle(SHIPPED):
+        print(f"error: no world ships with this copy of genie ({SHIPPED}); train one with python scripts/train.py "
+              "and play it with --workdir runs/cpu", file=sys.stderr)
+        return 2
+    workdir = args.workdir or SHIPPED
     try:
-        world = World.load(args.workdir, maskgit_steps=args.maskgit_steps, temperature=args.temperature,
+        world = World.load(workdir, maskgit_steps=args.maskgit_steps, temperature=args.temperature,
                            seed=args.seed, devices=args.devices)
 
         def reset():
@@ -70,7 +78,7 @@ def main(argv=None) -> int:
         from genie.play.web import serve
 
         server = serve(world, reset, args.host, args.port)
-        print(f"playing {args.workdir} at http://{args.host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        print(f"playing {workdir} at http://{args.host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -17,12 +17,13 @@ class WorldEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(self, world: World | None = None, workdir: str | None = None, render_mode: str | None = None):
-        """`world`, or the `workdir` of a trained run. reset() starts at a held-out platformer
-        level drawn from its seed, or at options={"prompt": image} (anything World.reset takes)."""
+        """`world`, or the `workdir` of a trained run or exported world (neither: the world that
+        ships with genie). reset() starts at a held-out platformer level drawn from its seed, or
+        at options={"prompt": image} (anything World.reset takes)."""
         if world is None:
-            if workdir is None:
-                raise ValueError("give a World or the workdir of a trained run")
-            world = World.load(workdir)
+            from genie.bundle import SHIPPED
+
+            world = World.load(workdir or SHIPPED)
         self.world, self.render_mode = world, render_mode
         self.observation_space = gym.spaces.Box(0, 255, (world.height, world.width, 3), np.uint8)
         self.action_space = gym.spaces.Discrete(world.num_actions)

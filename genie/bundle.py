@@ -1,0 +1,109 @@
+"""A trained world packed for shipping: the three models' weights in one file, in half precision.
+
+    export_world(load_run("runs/cpu"), "genie/worlds/platformer")   # scripts/export_world.py
+    load_run("genie/worlds/platformer")                             # like any run: play, evaluate
+
+A bundle is laid out like a run, so everything that reads runs reads it:
+
+    config.json            the run's config
+    world.json             format, source run, per stage its step and training time, sha256 of the weights
+    weights.npz            "<stage>/<parameter path>" -> float16 (or float32) array
+    <stage>/metrics.jsonl  the run's training curves
+    eval/                  scripts/evaluate.py's report on these weights (written after export)
+
+Float16 halves the size against float32 and keeps the weights' precision to 3 decimal digits;
+the shipped world's metrics are measured on the float16 weights themselves (README, Results).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import shutil
+import zipfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genie.train.checkpoint import CheckpointError
+
+FORMAT = 1
+WORLD_FILE, WEIGHTS_FILE = "world.json", "weights.npz"
+SHIPPED = pathlib.Path(__file__).parent / "worlds" / "platformer"
+STAGES = ("tokenizer", "lam", "dynamics")
+
+
+def is_bundle(path: str | pathlib.Path) -> bool:
+    return (pathlib.Path(path) / WORLD_FILE).is_file()
+
+
+def _flat(module: nnx.Module) -> dict[str, jax.Array]:
+    """The module's variables by path ("blocks/0/attn/kernel")."""
+    return {"/".join(map(str, path)): variable.get_value() for path, variable in nnx.to_flat_state(nnx.state(module))}
+
+
+def _stage_seconds(metrics_path: pathlib.Path) -> float | None:
+    """Wall time from the first to the last logged line of a stage (resumes included)."""
+    if not metrics_path.is_file():
+        return None
+    times = [json.loads(line)["time"] for line in metrics_path.read_text().splitlines() if '"time"' in line]
+    return round(times[-1] - times[0], 1) if len(times) > 1 else None
+
+
+def export_world(run, out: str | pathlib.Path, dtype: str = "float16") -> pathlib.Path:
+    """Writes `run` (a genie.runs.TrainedRun whose three stages have finished) as a bundle in `out`."""
+    unfinished = [name for name in STAGES if not run.complete.get(name)]
+    if unfinished:
+        raise CheckpointError(f"{run.workdir}: {', '.join(unfinished)} not finished; finish training with: "
+                              f"python scripts/train.py --workdir {run.workdir}")
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"weights are stored as float16 or float32, not {dtype}")
+    out = pathlib.Path(out)
+    if out.exists():
+        shutil.rmtree(out)  # a stale eval/ would describe other weights
+    out.mkdir(parents=True)
+    arrays = {f"{name}/{path}": np.asarray(value, dtype if jnp.issubdtype(value.dtype, jnp.floating) else value.dtype)
+              for name in STAGES for path, value in _flat(run.models[name]).items()}
+    np.savez_compressed(out / WEIGHTS_FILE, **arrays)
+    shutil.copy(run.workdir / "config.json", out / "config.json")
+    stages = {}
+    for name in STAGES:
+        (out / name).mkdir()
+        if (run.workdir / name / "metrics.jsonl").is_file():
+            shutil.copy(run.workdir / name / "metrics.jsonl", out / name / "metrics.jsonl")
+        stages[name] = {"step": run.steps[name], "train_seconds": _stage_seconds(out / name / "metrics.jsonl")}
+    world = {"format": FORMAT, "source": str(run.workdir), "dtype": dtype, "stages": stages,
+             "sha256": hashlib.sha256((out / WEIGHTS_FILE).read_bytes()).hexdigest()}
+    (out / WORLD_FILE).write_text(json.dumps(world, indent=2) + "\n")
+    return out
+
+
+def load_bundle(path: pathlib.Path, models: dict) -> dict:
+    """Fills `models` (built from the bundle's config) with its weights; returns world.json."""
+    world = json.loads((path / WORLD_FILE).read_text())
+    if world.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a world of format {world.get('format')}; this genie reads {FORMAT}")
+    weights = path / WEIGHTS_FILE
+    redo = f"export it again with: python scripts/export_world.py --workdir <run> --out {path}"
+    if not weights.is_file() or hashlib.sha256(weights.read_bytes()).hexdigest() != world["sha256"]:
+        raise CheckpointError(f"{weights} is missing or corrupt (its sha256 is not the one in {WORLD_FILE}); {redo}")
+    try:
+        with np.load(weights) as arrays:
+            stored = {key: arrays[key] for key in arrays.files}
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(f"cannot read {weights}: {e}; {redo}") from None
+    for name in STAGES:
+        state = nnx.state(models[name])
+        for key, variable in nnx.to_flat_state(state):
+            full = f"{name}/{'/'.join(map(str, key))}"
+            expected = variable.get_value()
+            if full not in stored or stored[full].shape != expected.shape:
+                found = stored[full].shape if full in stored else "nothing"
+                raise CheckpointError(f"{path}: {full} should be {expected.shape}, found {found}: the weights are "
+                                      f"not of the model in its config.json; {redo}")
+            variable.set_value(jnp.asarray(stored[full], expected.dtype))
+        nnx.update(models[name], state)
+    return world

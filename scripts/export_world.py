@@ -1,0 +1,43 @@
+"""Packs a trained run as a world to ship (genie/bundle.py), then evaluates the packed weights.
+
+    python scripts/export_world.py --workdir runs/cpu [--out genie/worlds/platformer] [--dtype float16]
+
+The evaluation (eval/ in the bundle, as scripts/evaluate.py writes it) measures the weights as
+stored, so its figures are the shipped world's own. --config.<field>=<value> overrides the
+evaluation's settings, e.g. --config.data.dir=data/cpu for the held-out clips.
+"""
+
+import argparse
+import pathlib
+import sys
+
+from genie.config import ConfigError, apply_overrides
+from genie.data.shards import DataError
+from genie.train.checkpoint import CheckpointError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", default="runs/cpu", help="a run whose three stages have finished")
+    parser.add_argument("--out", default=None, help="default: the world that ships with genie")
+    parser.add_argument("--dtype", default="float16", choices=("float16", "float32"))
+    parser.add_argument("--no_eval", action="store_true", help="skip the evaluation")
+    args, rest = parser.parse_known_args(argv)
+    from genie.bundle import SHIPPED, export_world
+    from genie.eval.evaluate import evaluate_run
+    from genie.runs import load_config_of, load_run
+
+    try:
+        out = export_world(load_run(args.workdir), args.out or SHIPPED, args.dtype)
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        print(f"wrote {out} ({size / 2**20:.1f} MiB)")
+        if not args.no_eval:
+            evaluate_run(load_run(out, apply_overrides(load_config_of(pathlib.Path(out)), rest)))
+    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Shipping a trained world: export, load back as a run, play it, refuse damaged ones."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from flax import nnx
+
+from genie.bundle import SHIPPED, WEIGHTS_FILE, export_world, is_bundle
+from genie.runs import load_run
+from genie.train.checkpoint import CheckpointError
+from genie.world import World
+from tests.conftest import ROOT
+
+
+def _params(module):
+    return {path: np.asarray(v.get_value()) for path, v in nnx.to_flat_state(nnx.state(module))}
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    run = load_run(tiny_run)
+    out = tmp_path_factory.mktemp("worlds")
+    return run, export_world(run, out / "f32", "float32"), export_world(run, out / "f16", "float16")
+
+
+def test_a_float32_world_plays_exactly_like_its_run(exported, prompt_png):
+    run, f32, _ = exported
+    assert is_bundle(f32) and not is_bundle(run.workdir)
+    bundle = load_run(f32)
+    assert bundle.steps == run.steps and all(bundle.complete.values())
+    frames = []
+    for source in (run.workdir, f32):
+        world = World.load(source)
+        world.reset(prompt_png)
+        frames.append(np.stack([world.step(a) for a in (0, 3, 1, 2)]))
+    np.testing.assert_array_equal(frames[0], frames[1])
+
+
+def test_a_float16_world_holds_the_weights_rounded_to_half_precision(exported):
+    run, _, f16 = exported
+    assert (f16 / WEIGHTS_FILE).stat().st_size < 0.6 * (exported[1] / WEIGHTS_FILE).stat().st_size
+    bundle = load_run(f16)
+    for name in ("tokenizer", "lam", "dynamics"):
+        original, loaded = _params(run.models[name]), _params(bundle.models[name])
+        assert original.keys() == loaded.keys()
+        for path in original:
+            assert loaded[path].dtype == original[path].dtype  # restored to the model's precision
+            np.testing.assert_array_equal(loaded[path], original[path].astype(np.float16).astype(np.float32))
+    world = json.loads((f16 / "world.json").read_text())
+    assert world["dtype"] == "float16" and set(world["stages"]) == {"tokenizer", "lam", "dynamics"}
+    assert (f16 / "tokenizer" / "metrics.jsonl").is_file()  # its training curves travel with it
+
+
+def test_damaged_worlds_are_refused_with_what_to_do(exported, tmp_path):
+    run, f32, _ = exported
+    corrupt = shutil.copytree(f32, tmp_path / "corrupt")
+    data = bytearray((corrupt / WEIGHTS_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (corrupt / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="missing or corrupt.*export_world.py"):
+        load_run(corrupt)
+    # Weights that are intact but of another model: named, with both shapes.
+    other = shutil.copytree(f32, tmp_path / "other")
+    with np.load(other / WEIGHTS_FILE) as arrays:
+        weights = dict(arrays)
+    key = next(k for k in weights if k.startswith("dynamics/") and weights[k].ndim == 2)
+    weights[key] = weights[key][:, :-1]
+    np.savez(other / WEIGHTS_FILE, **weights)
+    world = json.loads((other / "world.json").read_text())
+    import hashlib
+
+    world["sha256"] = hashlib.sha256((other / WEIGHTS_FILE).read_bytes()).hexdigest()
+    (other / "world.json").write_text(json.dumps(world))
+    with pytest.raises(CheckpointError, match=f"{key} should be"):
+        load_run(other)
+
+
+def test_only_finished_runs_are_exported(tiny_cfg, tiny_run, tmp_path):
+    run = load_run(tiny_run)
+    run.complete["lam"] = False
+    with pytest.raises(CheckpointError, match="lam not finished"):
+        export_world(run, tmp_path / "world")
+    assert not (tmp_path / "world").exists()
+
+
+def test_export_script_writes_an_evaluated_world_that_play_opens(tiny_run, prompt_png, tmp_path):
+    out = tmp_path / "world"
+    result = subprocess.run([sys.executable, "scripts/export_world.py", "--workdir", str(tiny_run), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    assert "lam" in metrics and (out / "eval" / "action_map.json").is_file()
+    gif = tmp_path / "play.gif"
+    result = subprocess.run([sys.executable, "scripts/play.py", "--workdir", str(out), "--prompt", str(prompt_png),
+                             "--actions", "0,right", "--out", str(gif)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert iio.imread(gif).shape[0] == 3
