@@ -11,7 +11,7 @@ A bundle is laid out like a run, so everything that reads runs reads it:
     <stage>/metrics.jsonl  the run's training curves
     eval/                  scripts/evaluate.py's report on these weights (written after export)
 
-Float16 halves the size against float32 and keeps the weights' precision to 3 decimal digits;
+Float16 halves the size against float32 and keeps about 3 significant digits of each weight;
 the shipped world's metrics are measured on the float16 weights themselves (README, Results).
 """
 
@@ -29,11 +29,11 @@ import numpy as np
 from flax import nnx
 
 from genie.train.checkpoint import CheckpointError
+from genie.train.stages import STAGES
 
 FORMAT = 1
 WORLD_FILE, WEIGHTS_FILE = "world.json", "weights.npz"
 SHIPPED = pathlib.Path(__file__).parent / "worlds" / "platformer"
-STAGES = ("tokenizer", "lam", "dynamics")
 
 
 def is_bundle(path: str | pathlib.Path) -> bool:

@@ -8,6 +8,7 @@ evaluation's settings, e.g. --config.data.dir=data/cpu for the held-out clips.
 """
 
 import argparse
+import os
 import pathlib
 import sys
 
@@ -28,7 +29,8 @@ def main(argv=None) -> int:
     from genie.runs import load_config_of, load_run
 
     try:
-        out = export_world(load_run(args.workdir), args.out or SHIPPED, args.dtype)
+        out = pathlib.Path(args.out) if args.out else pathlib.Path(os.path.relpath(SHIPPED))
+        export_world(load_run(args.workdir), out, args.dtype)
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
         print(f"wrote {out} ({size / 2**20:.1f} MiB)")
         if not args.no_eval:

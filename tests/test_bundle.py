@@ -101,3 +101,15 @@ def test_export_script_writes_an_evaluated_world_that_play_opens(tiny_run, promp
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert iio.imread(gif).shape[0] == 3
+
+
+def test_the_shipped_world_plays_with_no_arguments_and_fits_the_size_limit(tmp_path):
+    assert is_bundle(SHIPPED), "the world that ships with genie is missing"
+    assert sum(f.stat().st_size for f in SHIPPED.rglob("*") if f.is_file()) <= 20 * 2**20
+    assert json.loads((SHIPPED / "world.json").read_text())["dtype"] == "float16"
+    gif = tmp_path / "play.gif"
+    result = subprocess.run([sys.executable, "scripts/play.py", "--actions", "0,1,2", "--out", str(gif)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    frames = iio.imread(gif)
+    assert frames.shape[0] == 4 and frames.shape[1:3] == (256, 256)  # the prompt and three steps, scaled 4x
