@@ -76,7 +76,9 @@ class Window:
         self.screen.blit(pg.surfarray.make_surface(image), (0, 0))
         names = w.action_names()
         action = "paused" if self.paused else f"action {names[self.action]}" if self.action is not None else ""
-        lines = [f"{action}   {self.fps:4.1f} frames/s   frame {len(w.actions)}",
+        # The action's label (its bound true actions) can be long: it goes last, where a narrow
+        # window cuts it rather than the frame rate.
+        lines = [f"{self.fps:4.1f} frames/s   frame {len(w.actions)}   {action}",
                  f"keys 1-{min(w.num_actions, 9)}: latent actions" + ("   arrows, space: mapped" if w.action_map else ""),
                  f"R reset   S save   P pause   Esc quit   {self.message}"]
         for i, line in enumerate(lines):
