@@ -88,19 +88,14 @@ def test_only_finished_runs_are_exported(tiny_cfg, tiny_run, tmp_path):
     assert not (tmp_path / "world").exists()
 
 
-def test_export_script_writes_an_evaluated_world_that_play_opens(tiny_run, prompt_png, tmp_path):
+def test_export_script_writes_an_evaluated_world_that_plays_with_its_action_map(tiny_run, tmp_path):
     out = tmp_path / "world"
     result = subprocess.run([sys.executable, "scripts/export_world.py", "--workdir", str(tiny_run), "--out", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
-    assert "lam" in metrics and (out / "eval" / "action_map.json").is_file()
-    gif = tmp_path / "play.gif"
-    result = subprocess.run([sys.executable, "scripts/play.py", "--workdir", str(out), "--prompt", str(prompt_png),
-                             "--actions", "0,right", "--out", str(gif)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert iio.imread(gif).shape[0] == 3
+    assert metrics["meta"]["workdir"] == str(out) and {"tokenizer", "lam", "dynamics"} <= set(metrics)
+    assert World.load(out).action_map == json.loads((out / "eval" / "action_map.json").read_text())
 
 
 def test_the_shipped_world_plays_with_no_arguments_and_fits_the_size_limit(tmp_path):
