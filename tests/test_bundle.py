@@ -1,5 +1,6 @@
 """Shipping a trained world: export, load back as a run, play it, refuse damaged ones."""
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -57,7 +58,7 @@ def test_a_float16_world_holds_the_weights_rounded_to_half_precision(exported):
 
 
 def test_damaged_worlds_are_refused_with_what_to_do(exported, tmp_path):
-    run, f32, _ = exported
+    _, f32, _ = exported
     corrupt = shutil.copytree(f32, tmp_path / "corrupt")
     data = bytearray((corrupt / WEIGHTS_FILE).read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -72,15 +73,13 @@ def test_damaged_worlds_are_refused_with_what_to_do(exported, tmp_path):
     weights[key] = weights[key][:, :-1]
     np.savez(other / WEIGHTS_FILE, **weights)
     world = json.loads((other / "world.json").read_text())
-    import hashlib
-
     world["sha256"] = hashlib.sha256((other / WEIGHTS_FILE).read_bytes()).hexdigest()
     (other / "world.json").write_text(json.dumps(world))
     with pytest.raises(CheckpointError, match=f"{key} should be"):
         load_run(other)
 
 
-def test_only_finished_runs_are_exported(tiny_cfg, tiny_run, tmp_path):
+def test_only_finished_runs_are_exported(tiny_run, tmp_path):
     run = load_run(tiny_run)
     run.complete["lam"] = False
     with pytest.raises(CheckpointError, match="lam not finished"):
