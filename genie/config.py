@@ -66,12 +66,16 @@ class TokenizerConfig:
     decoder_layers: int = 2
     num_codes: int = 1024  # K
     code_dim: int = 32  # L
-    quantizer: str = "vq"  # vq (learnt codebook) | fsq (finite scalar quantisation, K = prod(fsq_levels))
+    # vq: learnt codebook (cosine); fsq: finite scalar quantisation, K = prod(fsq_levels); pixel:
+    # the codes are image patches (code_dim = patch_size^2 * 3, Euclidean), fitted by k-means to
+    # training patches before step 0, and encoder and decoder learn corrections around them.
+    quantizer: str = "vq"
     fsq_levels: tuple[int, ...] = ()  # fsq: levels per code dimension, e.g. (8, 5, 5, 5) = 1000 codes
     commitment_weight: float = 0.25
     codebook_weight: float = 1.0
     usage_decay: float = 0.99  # EMA of how often each code is chosen
     dead_code_threshold: float = 1e-3  # codes chosen less than this (EMA fraction) are restarted
+    kmeans_clips: int = 512  # pixel: training clips whose patches (every 4th frame) the codes are fitted to
 
 
 @dataclasses.dataclass(frozen=True)

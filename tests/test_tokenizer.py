@@ -1,10 +1,57 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
-from genie.tokenizer import psnr
+from genie.config import ConfigError, override
+from genie.layers import patchify
+from genie.tokenizer import VideoTokenizer, psnr
 from tests.conftest import fit, make_models
+
+
+def _pixel_cfg(cfg):
+    return override(cfg, {"tokenizer.quantizer": "pixel", "tokenizer.code_dim": 8 * 8 * 3})
+
+
+def _tokenizer(cfg, quantizer, video):
+    """The tiny tokenizer; a pixel one fitted to `video`, with random (not zero) corrections so
+    that its encoder and decoder depend on context as a trained one does."""
+    if quantizer == "vq":
+        return make_models(cfg)[0]
+    tokenizer = make_models(_pixel_cfg(cfg))[0]
+    tokenizer.fit_codes(video, jax.random.key(0))
+    for layer, key in ((tokenizer.to_code, 1), (tokenizer.to_pixels, 2)):
+        layer.kernel[...] = 0.05 * jax.random.normal(jax.random.key(key), layer.kernel.shape)
+    return tokenizer
+
+
+def test_pixel_tokenizer_starts_as_kmeans_of_patches(tiny_cfg, tiny_batch):
+    video = jnp.asarray(tiny_batch)
+    tokenizer = make_models(_pixel_cfg(tiny_cfg))[0]
+    # A video of exactly as many distinct patches as codes is reconstructed exactly before any training.
+    codes = tiny_cfg.tokenizer.num_codes
+    distinct = jax.random.uniform(jax.random.key(3), (codes, 8 * 8 * 3))
+    chosen = jnp.concatenate([jnp.arange(codes), jax.random.randint(jax.random.key(4), (2 * 8 * 16 - codes,), 0, codes)])
+    patches = distinct[chosen].reshape(2, 8, 16, 8 * 8 * 3)
+    made = patches.reshape(2, 8, 4, 4, 8, 8, 3).transpose(0, 1, 2, 4, 3, 5, 6).reshape(video.shape)
+    np.testing.assert_array_equal(patchify(made, 8), patches)
+    assert tokenizer.fit_codes(made, jax.random.key(0)) < 1e-10
+    recon, tokens, _, _ = tokenizer(made)
+    np.testing.assert_allclose(recon, made, atol=1e-6)
+    # Equal patches get equal tokens: a token is the patch it stands for.
+    same = np.asarray(chosen)[:, None] == np.asarray(chosen)[None, :]
+    flat = np.asarray(tokens).reshape(-1)
+    np.testing.assert_array_equal(flat[:, None] == flat[None, :], same)
+    # Real frames: the fitted codes reconstruct them at the k-means error it reports.
+    mse = tokenizer.fit_codes(video, jax.random.key(0))
+    np.testing.assert_allclose(jnp.mean(jnp.square(tokenizer(video)[0] - video)), mse, rtol=1e-3)
+
+
+def test_pixel_codes_must_be_patches(tiny_cfg):
+    with pytest.raises(ConfigError, match=r"set tokenizer.code_dim=192"):
+        VideoTokenizer(override(tiny_cfg, {"tokenizer.quantizer": "pixel"}).tokenizer, tiny_cfg.env,
+                       rngs=nnx.Rngs(0))
 
 
 def test_psnr_matches_hand_computation():
@@ -13,9 +60,10 @@ def test_psnr_matches_hand_computation():
     np.testing.assert_allclose(psnr(a, b), 20.0, rtol=1e-5)  # mse 0.01 -> 20 dB
 
 
-def test_encoder_and_decoder_are_causal_in_time(tiny_cfg, tiny_batch):
-    tokenizer, _, _ = make_models(tiny_cfg)
+@pytest.mark.parametrize("quantizer", ["vq", "pixel"])
+def test_encoder_and_decoder_are_causal_in_time(tiny_cfg, tiny_batch, quantizer):
     video = jnp.asarray(tiny_batch)
+    tokenizer = _tokenizer(tiny_cfg, quantizer, video)
     t = 3
     future = jax.random.uniform(jax.random.key(0), video[:, t + 1:].shape)
     z, z2 = tokenizer._encode_latents(video), tokenizer._encode_latents(video.at[:, t + 1:].set(future))
@@ -38,8 +86,9 @@ def _cached_decode(tokenizer, window, new, slot):
 _full_decode = nnx.jit(lambda tokenizer, tokens: tokenizer.decode(tokens)[:, -1])
 
 
-def test_cached_decoding_equals_full_decoding_past_the_window(tiny_cfg, tiny_batch):
-    tokenizer, _, _ = make_models(tiny_cfg)
+@pytest.mark.parametrize("quantizer", ["vq", "pixel"])
+def test_cached_decoding_equals_full_decoding_past_the_window(tiny_cfg, tiny_batch, quantizer):
+    tokenizer = _tokenizer(tiny_cfg, quantizer, jnp.asarray(tiny_batch))
     clip = tokenizer.encode(jnp.asarray(tiny_batch))
     tokens = jnp.concatenate([clip, clip[:, ::-1]], axis=1)  # twice the context
     slots = clip.shape[1] - 1

@@ -87,3 +87,22 @@ def test_a_config_field_newer_than_a_checkpoint_counts_as_its_default(tmp_path):
     Checkpoints(tmp_path, 1, {"lam": {"width": 8, "warp": False}}, defaults).check(1)
     with pytest.raises(CheckpointError, match=r"lam.warp: False in the checkpoint, True now"):
         Checkpoints(tmp_path, 1, {"lam": {"width": 8, "warp": True}}, defaults).check(1)
+
+
+def test_pixel_codes_are_fitted_once_before_step_0_and_never_trained(cfg, tmp_path):
+    pixel = override(cfg, {"tokenizer.quantizer": "pixel", "tokenizer.code_dim": 8 * 8 * 3,
+                           "train.tokenizer.steps": 4, "train.checkpoint_every": 2})
+    stage = make_stage("tokenizer", pixel)
+    before = np.array(stage.trainable.vq.codebook[...])
+    train_stage(stage, pixel, tmp_path, pixel.data_dir)
+    fitted = np.array(stage.trainable.vq.codebook[...])
+    assert not np.allclose(fitted, before)
+    (tmp_path / "tokenizer" / "COMPLETE").unlink()
+    longer = override(pixel, {"train.tokenizer.steps": 8})
+    resumed = make_stage("tokenizer", longer)
+    train_stage(resumed, longer, tmp_path, longer.data_dir)
+    np.testing.assert_array_equal(resumed.trainable.vq.codebook[...], fitted)  # restored, not refitted
+    events = [json.loads(line) for line in (tmp_path / "tokenizer" / "metrics.jsonl").read_text().splitlines()]
+    inits = [e for e in events if e.get("event") == "init"]
+    assert len(inits) == 1 and inits[0]["kmeans_clips"] == 48 and inits[0]["kmeans_psnr"] > 15
+    assert max(e.get("step", 0) for e in events) == 8

@@ -17,6 +17,7 @@ from flax import nnx
 
 from genie import rollout
 from genie.config import Config, OptimConfig, to_dict
+from genie.data.shards import ClipSource
 from genie.dynamics import DynamicsModel
 from genie.lam import LatentActionModel
 from genie.models import build_models
@@ -62,6 +63,9 @@ class Stage:
     vq: Callable  # trainable -> its VectorQuantizer to restart, or None
     sample: Callable  # (trainable, frozen, video_BTHWC float, key) -> {name: uint8 image or [T,H,W,C] video}
     signature: dict  # config fields a checkpoint of this stage must match
+    # init(trainable, data_dir, key) -> {name: value} to log: a data-dependent start, run once
+    # before step 0 of a new run (never on resume: the checkpoint holds its result)
+    init: Callable | None = None
 
 
 def _tile(video_NTHWC: np.ndarray) -> np.ndarray:
@@ -75,7 +79,9 @@ def _to_uint8(x) -> np.ndarray:
 
 
 def _restartable(tokenizer: VideoTokenizer) -> VectorQuantizer | None:
-    return tokenizer.vq if isinstance(tokenizer.vq, VectorQuantizer) else None  # FSQ has no codes to restart
+    # FSQ has no codes to restart. Pixel codes are k-means of the data, so a rarely chosen one
+    # is a rare patch (the player, a coin), not a dead code: restarting it would lose it.
+    return tokenizer.vq if tokenizer.cfg.quantizer == "vq" else None
 
 
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
@@ -87,8 +93,16 @@ def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
         pairs = np.stack([_to_uint8(video[:4]), _to_uint8(recon)], axis=1).reshape(-1, *video.shape[1:])
         return {"reconstruction": _tile(pairs)}  # rows: original, reconstruction, original, ...
 
+    def fit_codes(tok: VideoTokenizer, data_dir, key):
+        source = ClipSource(data_dir, "train")
+        clips = np.random.default_rng(cfg.seed).choice(len(source), min(cfg.tokenizer.kmeans_clips, len(source)),
+                                                       replace=False)
+        video = np.stack([source[int(i)]["frames_THWC"][::4] for i in np.sort(clips)]).astype(np.float32) / 255.0
+        mse = tok.fit_codes(jnp.asarray(video), key)
+        return {"kmeans_clips": len(clips), "kmeans_psnr": round(float(-10 * np.log10(max(mse, 1e-10))), 3)}
+
     return Stage("tokenizer", cfg.train.tokenizer, models["tokenizer"], {}, loss, _restartable, sample,
-                 stage_signature("tokenizer", cfg))
+                 stage_signature("tokenizer", cfg), fit_codes if cfg.tokenizer.quantizer == "pixel" else None)
 
 
 def _lam_stage(cfg: Config, models: dict) -> Stage:

@@ -109,6 +109,14 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     if ocfg.batch_size % jax.device_count():
         raise ValueError(f"train.{stage.name}.batch_size={ocfg.batch_size} does not split over "
                          f"{jax.device_count()} devices")
+    checkpoints = Checkpoints(stage_dir / "checkpoints", tcfg.keep_checkpoints, stage.signature,
+                              stage_signature(stage.name, Config()))
+    latest = checkpoints.latest_step()
+    key = jax.random.key(cfg.seed + STAGE_SEEDS[stage.name])
+    init_report = None
+    if latest is None and stage.init is not None:  # every process fits the same data alike
+        started = time.perf_counter()
+        init_report = {**stage.init(stage.trainable, data_dir, jax.random.split(key)[1]), "seconds": round(time.perf_counter() - started, 2)}
     for module in [stage.trainable, *stage.frozen.values()]:
         sharding.place(module, mesh, tcfg.param_sharding)
     optimizer = nnx.Optimizer(stage.trainable, make_optimizer(ocfg), wrt=nnx.Param)
@@ -116,11 +124,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     loader = Loader(data_dir, "train", ocfg.batch_size // jax.process_count(),
                     seed=cfg.seed + STAGE_SEEDS[stage.name],
                     shard_index=jax.process_index(), shard_count=jax.process_count())
-    checkpoints = Checkpoints(stage_dir / "checkpoints", tcfg.keep_checkpoints, stage.signature,
-                              stage_signature(stage.name, Config()))
 
     step = 0
-    latest = checkpoints.latest_step()
     if latest is not None:
         model_state, optimizer_state, loader_state = checkpoints.restore(
             latest, nnx.state(stage.trainable), nnx.state(optimizer))
@@ -136,12 +141,13 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     log = RunLog(stage_dir, stage.name, ocfg.steps, step, tcfg.wandb, to_dict(cfg))
     train_step = nnx.jit(make_train_step(stage, cfg))
     schedule = learning_rate(ocfg)
-    key = jax.random.key(cfg.seed + STAGE_SEEDS[stage.name])
     batch_sharding = sharding.batch_sharding(mesh)
     frames_per_step = ocfg.batch_size * cfg.data.clip_length
     log.event(event="start", stage=stage.name, step=step, devices=jax.device_count(),
               processes=jax.process_count(), trainable_params=count_params(stage.trainable),
               frozen_params={k: count_params(v) for k, v in stage.frozen.items()})
+    if init_report is not None:
+        log.event(event="init", **init_report)
     try:
         with _Signals() as signals:
             last_good = latest
