@@ -39,7 +39,7 @@ def test_pixel_tokenizer_starts_as_kmeans_of_patches(tiny_cfg, tiny_batch):
     assert tokenizer.fit_codes(made, jax.random.key(0)) < 1e-10
     recon, tokens, _, _ = tokenizer(made)
     np.testing.assert_allclose(recon, made, atol=1e-6)
-    # Equal patches get equal tokens: a token is the patch it stands for.
+    # Before training a token is the code nearest to its patch: equal patches get equal tokens.
     same = np.asarray(chosen)[:, None] == np.asarray(chosen)[None, :]
     flat = np.asarray(tokens).reshape(-1)
     np.testing.assert_array_equal(flat[:, None] == flat[None, :], same)
