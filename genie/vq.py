@@ -55,8 +55,8 @@ class VectorQuantizer(nnx.Module):
     def nearest(self, z_ML: jax.Array) -> jax.Array:
         """Index of the nearest code of each input (z already in the codes' space)."""
         codes = self.codes()
-        if self.euclidean:  # |z - c|^2 without the |z|^2 that all codes share
-            return jnp.argmin(jnp.sum(codes * codes, axis=-1) - 2 * z_ML @ codes.T, axis=-1)
+        if self.euclidean:
+            return _assign(z_ML, codes)
         return jnp.argmax(z_ML @ codes.T, axis=-1)  # highest cosine on the sphere
 
     def lookup(self, indices) -> jax.Array:
@@ -110,6 +110,7 @@ class VectorQuantizer(nnx.Module):
 
 
 def _assign(z_MD, codes_KD):
+    """The nearest code by Euclidean distance: |z - c|^2 less the |z|^2 that all codes share."""
     return jnp.argmin(jnp.sum(codes_KD * codes_KD, axis=-1) - 2 * z_MD @ codes_KD.T, axis=-1)
 
 

@@ -116,7 +116,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     init_report = None
     if latest is None and stage.init is not None:  # every process fits the same data alike
         started = time.perf_counter()
-        init_report = {**stage.init(stage.trainable, data_dir, jax.random.split(key)[1]), "seconds": round(time.perf_counter() - started, 2)}
+        init_report = stage.init(stage.trainable, data_dir, jax.random.split(key)[1])
+        init_report["seconds"] = round(time.perf_counter() - started, 2)
     for module in [stage.trainable, *stage.frozen.values()]:
         sharding.place(module, mesh, tcfg.param_sharding)
     optimizer = nnx.Optimizer(stage.trainable, make_optimizer(ocfg), wrt=nnx.Param)
