@@ -64,11 +64,12 @@ def fit(model, loss_fn, steps, lr=3e-3):
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_cfg, tiny_data, tmp_path_factory):
-    """A tiny run trained through every stage and evaluated (so it has eval/action_map.json)."""
+    """A tiny run trained through every stage, with its samples, and evaluated (so it has
+    eval/action_map.json): what `scripts/train.py --config configs/tiny.py` makes."""
     from genie.config import override
     from genie.train import pipeline
 
-    cfg = override(tiny_cfg, {"data.dir": str(tiny_data), "train.sample_every": 0})
+    cfg = override(tiny_cfg, {"data.dir": str(tiny_data)})
     workdir = tmp_path_factory.mktemp("run")
     pipeline.run(cfg, workdir, stages=("tokenizer", "lam", "dynamics", "eval"), log=lambda *_: None)
     return workdir

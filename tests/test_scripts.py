@@ -1,6 +1,7 @@
 """The command-line entry points, run as a user runs them."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -56,21 +57,17 @@ def test_benchmark_params_counts_each_model():
     assert all(30e6 < counts[m] < 100e6 for m in ("tokenizer", "lam", "dynamics"))
 
 
-def test_train_script_runs_every_stage_then_skips_them(tmp_path):
-    args = ("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),
-            f"--config.data.dir={tmp_path / 'data'}")
-    result = _run(*args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = tmp_path / "run"
+def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(tiny_run, tiny_data, tmp_path):
+    # tiny_run is what `scripts/train.py --config configs/tiny.py` trains (the pipeline in-process).
     for stage in ("tokenizer", "lam", "dynamics"):
-        assert (run / stage / "COMPLETE").exists()
-        assert (run / stage / "metrics.jsonl").stat().st_size > 0
-        assert list((run / stage / "tensorboard").iterdir())
-    assert list((run / "tokenizer" / "samples").glob("reconstruction_*.png"))
-    assert list((run / "lam" / "samples").glob("next_frames_*.png"))
-    assert list((run / "dynamics" / "samples").glob("rollout_*.gif"))
+        assert (tiny_run / stage / "COMPLETE").exists()
+        assert (tiny_run / stage / "metrics.jsonl").stat().st_size > 0
+        assert list((tiny_run / stage / "tensorboard").iterdir())
+    assert list((tiny_run / "tokenizer" / "samples").glob("reconstruction_*.png"))
+    assert list((tiny_run / "lam" / "samples").glob("next_frames_*.png"))
+    assert list((tiny_run / "dynamics" / "samples").glob("rollout_*.gif"))
     # The last stage evaluates the run on the test split.
-    results = json.loads((run / "eval" / "metrics.json").read_text())
+    results = json.loads((tiny_run / "eval" / "metrics.json").read_text())
     for section, keys in {"tokenizer": ("psnr", "ssim", "codebook_usage"),
                           "lam": ("nmi", "purity", "codebook_usage"),
                           "dynamics": ("token_accuracy", "rollout_psnr", "random_action_psnr", "delta_psnr",
@@ -80,8 +77,12 @@ def test_train_script_runs_every_stage_then_skips_them(tmp_path):
     reference = results["lam"]["reference"]  # what an ideal LAM reaches on this data
     assert 0 < reference["nmi"] <= 1 and reference["transitions"] > 0
     assert results["meta"]["missing"] == [] and results["meta"]["maskgit_steps"] == 4
-    assert set(json.loads((run / "eval" / "action_map.json").read_text())) == set(ACTION_NAMES)
-    report = check_report(run / "eval")
+    assert set(json.loads((tiny_run / "eval" / "action_map.json").read_text())) == set(ACTION_NAMES)
+    report = check_report(tiny_run / "eval")
     assert "ΔtPSNR" in report and "action_grid.png" in report and "an ideal LAM on this data" in report
-    again = _run(*args)
-    assert again.returncode == 0 and again.stdout.count("skipping") == 4
+    # The same command again, on a copy of the run, finds every stage done and the evaluation current.
+    shutil.copytree(tiny_run, tmp_path / "run")
+    again = _run("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),
+                 f"--config.data.dir={tiny_data}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("skipping") == 4 and "keeping it" in again.stdout

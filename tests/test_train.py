@@ -34,11 +34,10 @@ def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(cfg, 
     assert steps == [2, 4]
 
 
-def test_dynamics_stage_leaves_the_tokenizer_bit_identical(cfg, tmp_path):
-    pipeline.run(cfg, tmp_path, stages=("tokenizer", "lam"), log=lambda *_: None)
+def test_dynamics_stage_leaves_the_tokenizer_bit_identical(cfg, tiny_run, tmp_path):
     stage = make_stage("dynamics", cfg)
-    restore_trained("tokenizer", stage.frozen["tokenizer"], cfg, tmp_path)
-    restore_trained("lam", stage.frozen["lam"], cfg, tmp_path)
+    restore_trained("tokenizer", stage.frozen["tokenizer"], cfg, tiny_run)
+    restore_trained("lam", stage.frozen["lam"], cfg, tiny_run)
     before = jax.tree.map(np.array, nnx.state(stage.frozen["tokenizer"]))
     lam_before = jax.tree.map(np.array, nnx.state(stage.frozen["lam"]))
     dyn_before = jax.tree.map(np.array, nnx.state(stage.trainable, nnx.Param))
@@ -66,11 +65,10 @@ def test_checkpoint_from_another_config_is_refused(cfg, tmp_path):
         train_stage(make_stage("tokenizer", wider), wider, tmp_path, wider.data_dir)
 
 
-def test_cotrained_lam_is_updated(cfg, tmp_path):
-    pipeline.run(cfg, tmp_path, stages=("tokenizer", "lam"), log=lambda *_: None)
+def test_cotrained_lam_is_updated(cfg, tiny_run, tmp_path):
     co = override(cfg, {"train.cotrain_lam": True})
     stage = make_stage("dynamics", co)
-    restore_trained("lam", stage.trainable.lam, co, tmp_path)
+    restore_trained("lam", stage.trainable.lam, co, tiny_run)
     lam_before = jax.tree.map(np.array, nnx.state(stage.trainable.lam, nnx.Param))
     train_stage(stage, co, tmp_path / "co", co.data_dir)
     after = jax.tree.leaves(nnx.state(stage.trainable.lam, nnx.Param))
@@ -106,3 +104,19 @@ def test_pixel_codes_are_fitted_once_before_step_0_and_never_trained(cfg, tmp_pa
     inits = [e for e in events if e.get("event") == "init"]
     assert len(inits) == 1 and inits[0]["kmeans_clips"] == 48 and inits[0]["kmeans_psnr"] > 15
     assert max(e.get("step", 0) for e in events) == 8
+
+
+def test_a_pixel_tokenizer_of_0_steps_is_its_k_means_codes(cfg, tmp_path):
+    # One step would not do: Adam's first update moves every weight of the zero-initialised
+    # corrections by about the learning rate, far from k-means.
+    pixel = override(cfg, {"tokenizer.quantizer": "pixel", "tokenizer.code_dim": 8 * 8 * 3,
+                           "train.tokenizer.steps": 0})
+    stage = make_stage("tokenizer", pixel)
+    train_stage(stage, pixel, tmp_path, pixel.data_dir)
+    assert (tmp_path / "tokenizer" / "COMPLETE").read_text() == "0\n"
+    restored = make_stage("tokenizer", pixel).trainable
+    assert restore_trained("tokenizer", restored, pixel, tmp_path) == 0
+    np.testing.assert_array_equal(restored.vq.codebook[...], stage.trainable.vq.codebook[...])
+    assert not np.any(restored.to_code.kernel[...]) and not np.any(restored.to_pixels.kernel[...])
+    events = [json.loads(line) for line in (tmp_path / "tokenizer" / "metrics.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events if "event" in e][:2] == ["start", "init"]

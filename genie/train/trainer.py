@@ -188,6 +188,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
                     log.event(event="stopped", signal=signals.received, step=step)
                     raise StopRequested(f"{signals.received} at step {step} of {stage.name}: checkpoint saved in "
                                         f"{checkpoints.directory}; run the same command again to resume")
+            if latest is None and ocfg.steps == 0:  # a stage of 0 steps keeps what its init made
+                save(0)
         # Every process reports the same fingerprint when their parameters agree.
         fingerprint = parameter_fingerprint(stage.trainable)
         print(f"{stage.name}: done at step {step}, parameter fingerprint {fingerprint} "
