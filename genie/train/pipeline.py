@@ -46,7 +46,8 @@ def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None
 
 
 def _evaluate(cfg: Config, workdir: pathlib.Path, log) -> None:
-    """Evaluates the run unless eval/metrics.json already covers its latest checkpoints."""
+    """Evaluates the run unless eval/metrics.json already covers its latest checkpoints at the
+    config's evaluation and sampling settings."""
     from genie.eval.evaluate import evaluate_run
     from genie.runs import load_run
 
@@ -54,7 +55,10 @@ def _evaluate(cfg: Config, workdir: pathlib.Path, log) -> None:
     previous = workdir / "eval" / "metrics.json"
     if previous.is_file():
         meta = json.loads(previous.read_text()).get("meta", {})
-        if meta.get("checkpoint_steps") == run.steps and meta.get("split") == cfg.eval.split:
+        current = {"checkpoint_steps": run.steps, "split": cfg.eval.split, "prompt_frames": cfg.eval.prompt_frames,
+                   "maskgit_steps": cfg.eval.maskgit_steps or cfg.dynamics.maskgit_steps,
+                   "temperature": cfg.dynamics.temperature}
+        if all(meta.get(k) == v for k, v in current.items()):
             log(f"eval: up to date in {previous.parent}; skipping")
             return
     evaluate_run(run, log)
