@@ -5,7 +5,7 @@
 Expected on 2 CPU cores: data in 5-8 s (8,192 train clips), then the pixel-code tokenizer
 (k-means, ~25 s), LAM (~9 min) and dynamics (~33 min), then the evaluation on 256 held-out
 clips (~6 min): about 50 minutes in all; held-out tokenizer PSNR ~35 dB, ΔtPSNR at t = 4
-1.5-2 dB (see the README's results for the measured figures).
+1.5-2.3 dB (see the README's results for the measured figures).
 """
 
 from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, OptimConfig, TokenizerConfig,
