@@ -24,6 +24,13 @@ from genie.eval import metrics
 from genie.runs import TrainedRun
 
 
+def settings(cfg) -> dict:
+    """The evaluation and sampling settings an evaluation's figures depend on, beside the checkpoints."""
+    return {"split": cfg.eval.split, "prompt_frames": cfg.eval.prompt_frames,
+            "maskgit_steps": cfg.eval.maskgit_steps or cfg.dynamics.maskgit_steps,
+            "temperature": cfg.dynamics.temperature}
+
+
 def _batches(source: ClipSource, clips: int, batch_size: int):
     """The first `clips` clips of the split in order, as float video and int actions."""
     for start in range(0, clips, batch_size):
@@ -125,7 +132,7 @@ class Evaluation:
         self.from_platformer = manifest.get("source") == "platformer"
         self.action_names = list(manifest.get("action_names") or [])
         self.clips = min(self.cfg.eval.clips, len(self.source))
-        self.maskgit_steps = self.cfg.eval.maskgit_steps or self.cfg.dynamics.maskgit_steps
+        self.maskgit_steps = settings(self.cfg)["maskgit_steps"]
         self.rollout_key, self.grid_key = jax.random.split(jax.random.key(self.cfg.seed))
         self.pictures = {}  # name -> uint8 arrays for the report
 
@@ -205,10 +212,8 @@ class Evaluation:
     def _meta(self, seconds: float) -> dict:
         cfg, run = self.cfg, self.run
         return {"config": cfg.name, "workdir": str(run.workdir), "checkpoint_steps": run.steps,
-                "complete": run.complete, "missing": run.missing, "split": cfg.eval.split, "clips": self.clips,
-                "prompt_frames": cfg.eval.prompt_frames, "maskgit_steps": self.maskgit_steps,
-                "temperature": cfg.dynamics.temperature, "has_true_actions": self.has_actions,
-                "seconds": round(seconds, 1)}
+                "complete": run.complete, "missing": run.missing, **settings(cfg), "clips": self.clips,
+                "has_true_actions": self.has_actions, "seconds": round(seconds, 1)}
 
 
 def evaluate_run(run: TrainedRun, log=print) -> dict:

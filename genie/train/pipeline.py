@@ -48,16 +48,14 @@ def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None
 def _evaluate(cfg: Config, workdir: pathlib.Path, log) -> None:
     """Evaluates the run unless eval/metrics.json already covers its latest checkpoints at the
     config's evaluation and sampling settings."""
-    from genie.eval.evaluate import evaluate_run
+    from genie.eval.evaluate import evaluate_run, settings
     from genie.runs import load_run
 
     run = load_run(workdir, cfg)
     previous = workdir / "eval" / "metrics.json"
     if previous.is_file():
         meta = json.loads(previous.read_text()).get("meta", {})
-        current = {"checkpoint_steps": run.steps, "split": cfg.eval.split, "prompt_frames": cfg.eval.prompt_frames,
-                   "maskgit_steps": cfg.eval.maskgit_steps or cfg.dynamics.maskgit_steps,
-                   "temperature": cfg.dynamics.temperature}
+        current = {"checkpoint_steps": run.steps, **settings(cfg)}
         if all(meta.get(k) == v for k, v in current.items()):
             log(f"eval: up to date in {previous.parent}; skipping")
             return
