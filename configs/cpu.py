@@ -3,9 +3,10 @@
     python scripts/train.py                      # = --config configs/cpu.py --workdir runs/cpu
 
 Expected on 2 CPU cores: data in 5-8 s (8,192 train clips), then the pixel-code tokenizer
-(k-means, ~25 s), LAM (~9 min) and dynamics (~33 min), then the evaluation on 256 held-out
-clips (~6 min): about 50 minutes in all; held-out tokenizer PSNR ~35 dB, ΔtPSNR at t = 4
-1.5-2.3 dB (see the README's results for the measured figures).
+(k-means, ~25 s), LAM (7-10 min) and dynamics (24-32 min), then the evaluation on 256
+held-out clips (3-6 min): 37-48 minutes in all (two seeds); held-out tokenizer PSNR ~35 dB,
+ΔtPSNR at t = 4 2.3-2.4 dB, rollouts at t = 4 just above copying the last frame (see the
+README's results).
 """
 
 from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, OptimConfig, TokenizerConfig,

@@ -141,13 +141,15 @@ def train(cfg: Config, steps: int = 5) -> dict:
     return results
 
 
-def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, devices: int | None = None) -> dict:
+def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: float = 3.0,
+         devices: int | None = None) -> dict:
     """Frames per second of playing a world at batch 1 (random weights: speed does not depend
-    on them), split over `devices` (None: as World chooses). Cached: World.step timed over
-    `cycles` full slides of the window past its end, so the periodic refill of the caches is
-    counted; uncached (every MaskGIT step reruns the whole window, as the public peers do), on
-    one device, where its large products run faster than split: a fixed-shape window, the same
-    cost at every frame."""
+    on them), split over `devices` (None: as World chooses). Cached: World.step over whole
+    slides of the window past its end, so the periodic refill of the caches is counted;
+    uncached (every MaskGIT step reruns the whole window, as the public peers do), on one
+    device, where its large products run faster than split: a fixed-shape window, the same
+    cost at every frame. Each is timed over at least `cycles` slides (`uncached_frames` frames)
+    and at least `min_seconds`: a few fast frames alone vary by tens of percent on a busy CPU."""
     import functools
 
     import jax
@@ -169,11 +171,12 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, devices: int | 
     for a in actions(world.context - 2):  # fill the window
         world.step(a)
     filling_s = (time.perf_counter() - start) / (world.context - 2)
-    timed = cycles * world.slide
-    start = time.perf_counter()
-    for a in actions(timed):
-        world.step(a)
-    cached_s = (time.perf_counter() - start) / timed
+    cached_frames, start = 0, time.perf_counter()
+    while cached_frames < cycles * world.slide or time.perf_counter() - start < min_seconds:
+        for a in actions(world.slide):  # whole slides, so that each refill of the caches counts
+            world.step(a)
+        cached_frames += world.slide
+    cached_s = (time.perf_counter() - start) / cached_frames
 
     graphdef, params = nnx.split((models["tokenizer"], models["dynamics"]))
 
@@ -190,11 +193,11 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, devices: int | 
     start = time.perf_counter()
     frame, state = jax.block_until_ready(uncached(params, state, jax.random.key(0), world.maskgit_steps))
     compile_uncached_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for i in range(uncached_frames):
-        frame, state = uncached(params, state, jax.random.key(i), world.maskgit_steps)
-    jax.block_until_ready(frame)
-    uncached_s = (time.perf_counter() - start) / uncached_frames
+    done, start = 0, time.perf_counter()
+    while done < uncached_frames or time.perf_counter() - start < min_seconds:
+        frame, state = jax.block_until_ready(uncached(params, state, jax.random.key(done), world.maskgit_steps))
+        done += 1
+    uncached_s = (time.perf_counter() - start) / done
     return {
         "fps_cached": round(1 / cached_s, 2),
         "fps_cached_while_filling": round(1 / filling_s, 2),
@@ -203,6 +206,7 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, devices: int | 
         "compile_s": round(compile_s, 2),
         "compile_uncached_s": round(compile_uncached_s, 2),
         "maskgit_steps": world.maskgit_steps,
+        "frames_timed": {"cached": cached_frames, "uncached": done},
         "context": world.context,
         "devices": world.devices,
         "slide": world.slide,

@@ -57,6 +57,18 @@ def test_benchmark_params_counts_each_model():
     assert all(30e6 < counts[m] < 100e6 for m in ("tokenizer", "lam", "dynamics"))
 
 
+def test_benchmark_play_times_whole_slides_of_the_window(tmp_path):
+    out = tmp_path / "play.json"
+    result = _run("scripts/benchmark.py", "play", "--config", "configs/tiny.py", "--json", str(out), "--seconds", "0.2")
+    assert result.returncode == 0, result.stderr
+    numbers = json.loads(out.read_text())
+    timed = numbers["frames_timed"]
+    # Cached frames are timed in whole slides past the window's end, so every refill counts.
+    assert timed["cached"] >= 2 * numbers["slide"] and timed["cached"] % numbers["slide"] == 0
+    assert timed["uncached"] >= 3 and numbers["maskgit_steps"] == 4
+    assert numbers["fps_cached"] > 0 and numbers["fps_uncached"] > 0 and numbers["devices"] == 1
+
+
 def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(tiny_run, tiny_data, tmp_path):
     # tiny_run is what `scripts/train.py --config configs/tiny.py` trains (the pipeline in-process).
     for stage in ("tokenizer", "lam", "dynamics"):
