@@ -89,6 +89,30 @@ def test_lam_results_with_and_without_true_actions():
     assert none["nmi"] is None and "no true actions" in none["note"] and "action_map" not in none
 
 
+def test_frame_shifts_find_the_camera_motion():
+    """A 64x64 view moving over a larger random scene: each transition's shift is the camera's."""
+    rng = np.random.default_rng(0)
+    scene = rng.random((96, 96, 3)).astype(np.float32)
+    camera_T2 = np.array([[10, 10], [10, 13], [12, 13], [12, 13], [8, 12], [8, 16]])
+    video = np.stack([scene[y:y + 64, x:x + 64] for y, x in camera_T2])[None]
+    shifts = metrics.frame_shifts(video, radius=4)
+    assert shifts.shape == (1, 5, 2)
+    np.testing.assert_array_equal(shifts[0], np.diff(camera_T2, axis=0))  # frame t+1 at p = frame t at p + shift
+    plain = np.full((1, 3, 16, 16, 3), 0.5, np.float32)  # every shift fits a plain frame: the smallest wins
+    np.testing.assert_array_equal(metrics.frame_shifts(plain), np.zeros((1, 2, 2)))
+
+
+def test_lam_results_say_what_the_latent_actions_follow():
+    rng = np.random.default_rng(0)
+    shifts = rng.integers(-3, 4, (200, 2))
+    latent = np.sign(shifts[:, 1]) + 1  # latent actions that are the horizontal direction
+    true = np.where(rng.random(200) < 0.5, latent, rng.integers(0, 3, 200))  # half of the time
+    out = lam_results(latent, true, 3, ["a", "b", "c"], shifts)["frame_motion"]
+    assert out["nmi_latent_dx"] == pytest.approx(1.0) and out["nmi_latent_dy"] < 0.05
+    assert 0.1 < out["nmi_true_dx"] < 0.9
+    assert "nmi_true_dx" not in lam_results(latent, np.full(200, -1), 3, [], shifts)["frame_motion"]
+
+
 def _oracle_world(uses_action: bool):
     """A world of a bright 4x4 square on 16x16 frames: each action moves it one way (or, when
     the world ignores actions, it always moves right)."""

@@ -1,7 +1,9 @@
 """Held-out evaluation of a trained run: every stage that has a checkpoint, on one split.
 
 Tokenizer: PSNR/SSIM of reconstructions, codebook usage. LAM: NMI and purity of the latent
-actions against the true ones, a confusion matrix, the best latent action for each true one.
+actions against the true ones, a confusion matrix, the best latent action for each true one,
+and how much the latent actions say about the whole frame's motion (in a scrolling game, the
+camera's).
 Dynamics: teacher-forced token accuracy, rollouts from k true frames with the LAM's actions
 and with uniformly random ones (same prompts, same sampling keys), their PSNR/SSIM against the
 truth at each horizon, ΔtPSNR (Genie's controllability measure) and the copy-the-last-frame
@@ -104,14 +106,30 @@ def rollout_results(scores: list[dict]) -> dict:
     }
 
 
-def lam_results(latent, true, num_actions: int, action_names: list[str]) -> dict:
+def _frame_motion(latent, true, known, shifts_M2, num_actions: int, num_true: int) -> dict:
+    """How much the latent (and the true) actions say about the direction of the whole frame's
+    motion (metrics.frame_shifts): NMI with the sign of its vertical and horizontal shift."""
+    sign_M2 = np.sign(shifts_M2) + 1  # 0, 1, 2: up/left, still, down/right
+    nmi = lambda a, b, n: metrics.nmi(metrics.contingency(a, b, n, 3))
+    out = {"nmi_latent_dy": nmi(latent, sign_M2[:, 0], num_actions),
+           "nmi_latent_dx": nmi(latent, sign_M2[:, 1], num_actions)}
+    if num_true and known.any():
+        out["nmi_true_dx"] = nmi(true[known], sign_M2[known, 1], num_true)
+    return out
+
+
+def lam_results(latent, true, num_actions: int, action_names: list[str], shifts=None) -> dict:
     """Latent-action metrics; NMI, purity, the confusion counts and the action map only where
-    the data has true actions (action_names non-empty, true >= 0)."""
+    the data has true actions (action_names non-empty, true >= 0); with `shifts` (one (dy, dx)
+    per transition), what the actions say about the whole frame's motion."""
     latent, true = np.asarray(latent).ravel(), np.asarray(true).ravel()
     codes = metrics.codebook_stats(latent, num_actions)
     out = {"codebook_usage": codes["usage"], "codebook_perplexity": codes["perplexity"],
            "latent_counts": np.bincount(latent, minlength=num_actions).tolist()}
     known = true >= 0
+    if shifts is not None:
+        out["frame_motion"] = _frame_motion(latent, true, known, np.asarray(shifts).reshape(-1, 2), num_actions,
+                                            len(action_names))
     if not action_names or not known.any():
         return {**out, "nmi": None, "purity": None, "note": "the data has no true actions"}
     counts = metrics.contingency(latent[known], true[known], num_actions, len(action_names))
@@ -140,7 +158,8 @@ class Evaluation:
         start = time.time()
         run, models = self.run, self.run.models
         out = {}
-        acc = {name: [] for name in ("psnr", "ssim", "tokens", "latent", "true", "token_accuracy", "rollouts")}
+        acc = {name: [] for name in ("psnr", "ssim", "tokens", "latent", "true", "shifts", "token_accuracy",
+                                     "rollouts")}
         for i, (video, true_actions) in enumerate(_batches(self.source, self.clips, self.cfg.eval.batch_size)):
             if run.has("tokenizer"):
                 psnr, ssim, tokens, recon = _reconstruct(models["tokenizer"], video)
@@ -153,6 +172,7 @@ class Evaluation:
                 latent = _infer_actions(models["lam"], video)
                 acc["latent"].append(np.asarray(latent))
                 acc["true"].append(true_actions)
+                acc["shifts"].append(metrics.frame_shifts(video))
             if run.has("tokenizer", "lam", "dynamics"):
                 acc["token_accuracy"].append(
                     _teacher_forced_accuracy(models["tokenizer"], models["dynamics"], video, latent))
@@ -165,7 +185,8 @@ class Evaluation:
                                 "codebook_usage": codes["usage"], "codebook_perplexity": codes["perplexity"]}
         if run.has("lam"):
             out["lam"] = lam_results(np.concatenate(acc["latent"]), np.concatenate(acc["true"]),
-                                     self.cfg.lam.num_actions, self.action_names if self.has_actions else [])
+                                     self.cfg.lam.num_actions, self.action_names if self.has_actions else [],
+                                     np.concatenate(acc["shifts"]))
             if self.from_platformer and self.has_actions:
                 # What an ideal LAM would reach on this data, to read the NMI against.
                 out["lam"]["reference"] = action_identifiability(self.cfg.env, self.cfg.data)

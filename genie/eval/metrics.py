@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -77,6 +79,26 @@ def purity(counts: np.ndarray) -> float:
     """Purity of the clusters (rows) with respect to the classes (columns): the share of items
     in the majority class of their cluster."""
     return float(counts.max(axis=1).sum() / counts.sum())
+
+
+def frame_shifts(video_BTHWC, radius: int = 4) -> np.ndarray:
+    """[B, T-1, 2]: for each transition t -> t+1, the whole-frame shift (dy, dx) in
+    [-radius, radius]^2 that best maps frame t onto frame t+1 (edges repeated, grey levels,
+    least squares; among equal fits the smallest shift). Frame t+1 at (y, x) is frame t at
+    (y + dy, x + dx): in a scrolling game, the camera's motion."""
+    return np.asarray(_frame_shifts(jnp.asarray(video_BTHWC, jnp.float32), radius))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _frame_shifts(video_BTHWC, radius: int):
+    grey_BTHW = jnp.mean(video_BTHWC, axis=-1)
+    prev, cur = grey_BTHW[:, :-1], grey_BTHW[:, 1:]
+    h, w, r = cur.shape[2], cur.shape[3], radius
+    padded = jnp.pad(prev, [(0, 0), (0, 0), (r, r), (r, r)], mode="edge")
+    shifts = sorted(((dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)), key=lambda s: abs(s[0]) + abs(s[1]))
+    cost_BTS = jnp.stack([jnp.mean(jnp.square(cur - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w]), axis=(2, 3))
+                          for dy, dx in shifts], axis=-1)
+    return jnp.asarray(shifts, jnp.int32)[jnp.argmin(cost_BTS, axis=-1)]
 
 
 def codebook_stats(codes, num_codes: int) -> dict:

@@ -172,6 +172,11 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
                                                       f"{_f(ref['purity'])}" if ref else "") + ") |",
                   f"| latent actions used | {lam['codebook_usage']:.0%} (perplexity {lam['codebook_perplexity']:.1f}) "
                   f"| |"]
+        if motion := lam.get("frame_motion"):
+            true_dx = f" (true actions, horizontal: {_f(motion['nmi_true_dx'])})" if "nmi_true_dx" in motion else ""
+            lines += [f"| LAM NMI with the frame's motion, vertical / horizontal | {_f(motion['nmi_latent_dy'])} / "
+                      f"{_f(motion['nmi_latent_dx'])} | what the latent actions follow: the direction of the "
+                      f"best whole-frame shift{true_dx} |"]
     if dyn:
         t = "4" if "4" in dyn["rollout_psnr"] else max(dyn["rollout_psnr"], key=int)
         lines += [f"| dynamics token accuracy | {_f(dyn['token_accuracy'], 3)} | next frame, teacher-forced |",
