@@ -31,7 +31,8 @@ def main(argv=None) -> int:
     if args.target == "play":
         cores.split_cpu(args.devices)
     cfg = config_from_command_line(args.config, rest)
-    options = {"train": {"steps": args.steps}, "play": {"devices": args.devices, "min_seconds": args.seconds}}.get(args.target, {})
+    options = {"train": {"steps": args.steps},
+               "play": {"devices": args.devices, "min_seconds": args.seconds}}.get(args.target, {})
     results = {"target": args.target, "config": cfg.name, **TARGETS[args.target](cfg, **options)}
     text = json.dumps(results, indent=1)
     print(text)

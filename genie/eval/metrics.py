@@ -95,7 +95,8 @@ def _frame_shifts(video_BTHWC, radius: int):
     prev, cur = grey_BTHW[:, :-1], grey_BTHW[:, 1:]
     h, w, r = cur.shape[2], cur.shape[3], radius
     padded = jnp.pad(prev, [(0, 0), (0, 0), (r, r), (r, r)], mode="edge")
-    shifts = sorted(((dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)), key=lambda s: abs(s[0]) + abs(s[1]))
+    shifts = sorted(((dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)),
+                    key=lambda s: abs(s[0]) + abs(s[1]))  # argmin takes the first of equal fits
     cost_BTS = jnp.stack([jnp.mean(jnp.square(cur - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w]), axis=(2, 3))
                           for dy, dx in shifts], axis=-1)
     return jnp.asarray(shifts, jnp.int32)[jnp.argmin(cost_BTS, axis=-1)]
