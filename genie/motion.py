@@ -23,21 +23,30 @@ def num_shifts(radius: int) -> int:
     return (2 * radius + 1) ** 2
 
 
-def match_scores(video_BTHWC: jax.Array, radius: int, patch: int) -> jax.Array:
-    """[B, T, N, S]: for frame t >= 1 and each of its N patches, a softmax over the S shifts
-    (dy, dx) in [-radius, radius]^2 (row-major) of how well frame t-1 moved by that shift
-    (edges repeated) matches the patch, compared in grey levels (a third of the work of RGB);
-    frame 0 has no previous frame and gets zeros."""
+def shifts(radius: int) -> list[tuple[int, int]]:
+    """The shifts (dy, dx) in [-radius, radius]^2, row-major: the order of the S axis below."""
+    return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
+
+
+def shift_costs(video_BTHWC: jax.Array, radius: int, patch: int) -> jax.Array:
+    """[B, T-1, N, S]: for frame t+1 and each of its N patches, the mean squared difference to
+    frame t moved by each shift (edges repeated): frame t+1 at (y, x) against frame t at
+    (y + dy, x + dx), compared in grey levels (a third of the work of RGB)."""
     grey_BTHW = jnp.mean(video_BTHWC, axis=-1)
     prev, cur = grey_BTHW[:, :-1], grey_BTHW[:, 1:]
     b, t, h, w = cur.shape
     r = radius
     padded = jnp.pad(prev, [(0, 0), (0, 0), (r, r), (r, r)], mode="edge")
     costs = []
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            error_BTHW = jnp.square(cur - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w])
-            costs.append(error_BTHW.reshape(b, t, h // patch, patch, w // patch, patch).mean(axis=(3, 5)))
-    cost_BTNS = jnp.stack(costs, axis=-1).reshape(b, t, -1, num_shifts(r))
-    scores = jax.nn.softmax(-cost_BTNS / TEMPERATURE, axis=-1)
+    for dy, dx in shifts(r):
+        error_BTHW = jnp.square(cur - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w])
+        costs.append(error_BTHW.reshape(b, t, h // patch, patch, w // patch, patch).mean(axis=(3, 5)))
+    return jnp.stack(costs, axis=-1).reshape(b, t, -1, num_shifts(r))
+
+
+def match_scores(video_BTHWC: jax.Array, radius: int, patch: int) -> jax.Array:
+    """[B, T, N, S]: for frame t >= 1 and each of its N patches, a softmax over the S shifts
+    (`shifts`) of how well frame t-1 moved by that shift matches the patch (`shift_costs`);
+    frame 0 has no previous frame and gets zeros."""
+    scores = jax.nn.softmax(-shift_costs(video_BTHWC, radius, patch) / TEMPERATURE, axis=-1)
     return jnp.concatenate([jnp.zeros_like(scores[:, :1]), scores], axis=1)

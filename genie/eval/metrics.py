@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from genie import motion
 
 
 def psnr(a, b):
@@ -83,23 +86,19 @@ def purity(counts: np.ndarray) -> float:
 
 def frame_shifts(video_BTHWC, radius: int = 4) -> np.ndarray:
     """[B, T-1, 2]: for each transition t -> t+1, the whole-frame shift (dy, dx) in
-    [-radius, radius]^2 that best maps frame t onto frame t+1 (edges repeated, grey levels,
-    least squares; among equal fits the smallest shift). Frame t+1 at (y, x) is frame t at
+    [-radius, radius]^2 that best maps frame t onto frame t+1 (motion.shift_costs over the
+    whole frame; among equal fits the smallest shift). Frame t+1 at (y, x) is frame t at
     (y + dy, x + dx): in a scrolling game, the camera's motion."""
     return np.asarray(_frame_shifts(jnp.asarray(video_BTHWC, jnp.float32), radius))
 
 
 @functools.partial(jax.jit, static_argnums=1)
 def _frame_shifts(video_BTHWC, radius: int):
-    grey_BTHW = jnp.mean(video_BTHWC, axis=-1)
-    prev, cur = grey_BTHW[:, :-1], grey_BTHW[:, 1:]
-    h, w, r = cur.shape[2], cur.shape[3], radius
-    padded = jnp.pad(prev, [(0, 0), (0, 0), (r, r), (r, r)], mode="edge")
-    shifts = sorted(((dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)),
-                    key=lambda s: abs(s[0]) + abs(s[1]))  # argmin takes the first of equal fits
-    cost_BTS = jnp.stack([jnp.mean(jnp.square(cur - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w]), axis=(2, 3))
-                          for dy, dx in shifts], axis=-1)
-    return jnp.asarray(shifts, jnp.int32)[jnp.argmin(cost_BTS, axis=-1)]
+    # Patches of the frames' largest common side, so that their mean is the whole frame's.
+    cost_BTS = motion.shift_costs(video_BTHWC, radius, math.gcd(*video_BTHWC.shape[2:4])).mean(axis=2)
+    by_size = sorted(motion.shifts(radius), key=lambda s: abs(s[0]) + abs(s[1]))  # argmin takes the first
+    order = jnp.asarray([motion.shifts(radius).index(s) for s in by_size])
+    return jnp.asarray(by_size, jnp.int32)[jnp.argmin(cost_BTS[..., order], axis=-1)]
 
 
 def codebook_stats(codes, num_codes: int) -> dict:
