@@ -16,7 +16,9 @@ from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConf
 def get_config() -> Config:
     return Config(
         name="cpu",
-        env=EnvConfig(height=64, width=64, style="flat"),
+        # Eight tiles tall, the level fills the view: the camera scrolls sideways only, as in the
+        # classic side-scrollers, so a jump moves the player, not the whole scene.
+        env=EnvConfig(height=64, width=64, style="flat", level_height=8),
         data=DataConfig(clip_length=16, train_clips=8192, val_clips=512, test_clips=512),
         # Pixel codes: 1,024 patches of 8x8 fitted by k-means (~25 s) reconstruct held-out frames at
         # ~35 dB before step 0, and 400 steps of training added nothing to that (35.17 dB before,
@@ -25,8 +27,11 @@ def get_config() -> Config:
         # in 1,000 steps (~29 minutes).
         tokenizer=TokenizerConfig(patch_size=8, width=128, ffw=512, heads=4, encoder_layers=2, decoder_layers=2,
                                   quantizer="pixel", num_codes=1024, code_dim=8 * 8 * 3),
+        # The encoder reads motion scores beside the pixels; the decoder moves frame t's 8x8 patches
+        # by whole-pixel shifts, from frame t alone; 9 FSQ actions (README, Results).
         lam=LAMConfig(patch_size=16, width=128, ffw=512, heads=4, encoder_layers=2, decoder_layers=2,
-                      num_actions=8, code_dim=32),
+                      motion_radius=4, shift_radius=4, decoder_patch_size=8, decoder_history=False,
+                      quantizer="fsq", fsq_levels=(3, 3), num_actions=9, code_dim=2),
         # Sampling at temperature 0.5 in place of 1 (trained alike: a sampling setting only) adds
         # ~1 dB to rollouts at t = 4 with LAM and with random actions alike (64 held-out clips).
         dynamics=DynamicsConfig(width=128, ffw=512, heads=4, layers=4, maskgit_steps=8, temperature=0.5),

@@ -31,6 +31,7 @@ class EnvConfig:
     max_level_length: int = 96
     max_episode_steps: int = 500  # time limit: the episode is truncated here
     frame_skip: int = 1  # physics steps per env step (the action repeats over them)
+    friction: float = 0.0  # share of the horizontal speed kept from the step before; 0: none
     style: str = "detailed"  # detailed | flat (no pixel grain on the ground, no stars): easier to tokenize
 
 
@@ -101,6 +102,13 @@ class LAMConfig:
     # The encoder also reads, per patch, how well the previous frame moved by each shift of up to
     # this many pixels matches it (genie/motion.py); 0: pixels only.
     motion_radius: int = 0
+    # The decoder's output for each patch: a mixture of frame t moved by each whole-pixel shift of
+    # up to this many pixels, plus a residual (genie/lam.py); 0: drawn (or warped, with `warp`).
+    shift_radius: int = 0
+    decoder_patch_size: int = 0  # 0: patch_size
+    decoder_history: bool = True  # the decoder reads frames 0..t (Genie); False: frame t alone
+    quantizer: str = "vq"  # vq | fsq (fsq_levels make num_actions codes of dimension code_dim)
+    fsq_levels: tuple[int, ...] = (3, 3)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,12 @@ both zero at the start (so training starts from copying frame t). In a platforme
 follows the player an action mostly scrolls the scene by a few pixels, which a decoder drawing
 frame t+1 cannot exploit: given the true action in place of a_t it gained 0.05 dB on held-out
 clips (as frame t plus a residual), where the warping one gained 0.7 dB (README, Results).
+
+With `shift_radius`, each decoder patch is a softmax mixture of frame t moved by every whole-pixel
+shift up to that radius, plus a residual: the weights get a gradient from how well each shift
+fits, where a warp's flow gets one only at edges within a pixel of their place. Without
+`decoder_history` the decoder reads frame t alone: had it the frames before, it would predict the
+scroll from them and a_t would carry only what they cannot tell (README, Results).
 """
 
 from __future__ import annotations
@@ -19,12 +25,30 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genie.config import EnvConfig, LAMConfig
+from genie.config import ConfigError, EnvConfig, LAMConfig
+from genie.fsq import FiniteScalarQuantizer
 from genie.layers import STTransformer, num_patches, patchify, unpatchify
-from genie.motion import match_scores, num_shifts
+from genie.motion import match_scores, moved, num_shifts, shifts
 from genie.tokenizer import psnr
 from genie.vq import VectorQuantizer
 from genie.warp import warp
+
+
+def make_action_quantizer(cfg: LAMConfig, rngs: nnx.Rngs) -> VectorQuantizer | FiniteScalarQuantizer:
+    if cfg.quantizer == "vq":
+        return VectorQuantizer(cfg.num_actions, cfg.code_dim, usage_decay=cfg.usage_decay,
+                               dead_threshold=cfg.dead_code_threshold, rngs=rngs)
+    if cfg.quantizer != "fsq":
+        raise ConfigError(f"lam.quantizer={cfg.quantizer!r} is not one of ('vq', 'fsq')")
+    try:
+        fsq = FiniteScalarQuantizer(cfg.fsq_levels)
+    except ValueError as e:
+        raise ConfigError(f"lam.fsq_levels={cfg.fsq_levels}: {e}") from None
+    if (fsq.num_codes, fsq.code_dim) != (cfg.num_actions, cfg.code_dim):
+        raise ConfigError(f"lam.fsq_levels={cfg.fsq_levels} make {fsq.num_codes} actions of dimension {fsq.code_dim}, "
+                          f"but num_actions={cfg.num_actions} and code_dim={cfg.code_dim}: set "
+                          f"num_actions={fsq.num_codes} and code_dim={fsq.code_dim}")
+    return fsq
 
 
 class LatentActionModel(nnx.Module):
@@ -40,16 +64,29 @@ class LatentActionModel(nnx.Module):
             self.embed_motion = nnx.Linear(num_shifts(cfg.motion_radius), cfg.width, rngs=rngs)
         self.encoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.encoder_layers, rngs=rngs)
         self.to_action = nnx.Linear(cfg.width, cfg.code_dim, rngs=rngs)
-        self.vq = VectorQuantizer(cfg.num_actions, cfg.code_dim, usage_decay=cfg.usage_decay,
-                                  dead_threshold=cfg.dead_code_threshold, rngs=rngs)
-        self.dec_embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
-        self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (n, cfg.width)))
+        self.vq = make_action_quantizer(cfg, rngs)
+        if cfg.quantizer == "fsq":
+            # Standardised over the batch (running statistics at inference) before FSQ rounds
+            # them: otherwise the motion every clip shares moves all codes to one corner of the grid.
+            self.standardize = nnx.BatchNorm(cfg.code_dim, use_bias=False, use_scale=False, rngs=rngs)
+        if cfg.warp and cfg.shift_radius:
+            raise ConfigError("lam.warp and lam.shift_radius are two decoder outputs: set one of them")
+        self.dec_patch = dp = cfg.decoder_patch_size or p
+        m = num_patches(env.height, env.width, dp, "lam.decoder_patch_size")
+        self.dec_embed = nnx.Linear(dp * dp * 3, cfg.width, rngs=rngs)
+        self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (m, cfg.width)))
         self.action_embed = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)
         self.decoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.decoder_layers, rngs=rngs)
         zeros = nnx.initializers.zeros_init()
-        self.to_pixels = nnx.Linear(cfg.width, patch_dim, rngs=rngs, **({"kernel_init": zeros} if cfg.warp else {}))
+        residual = cfg.warp or cfg.shift_radius
+        self.to_pixels = nnx.Linear(cfg.width, dp * dp * 3, rngs=rngs, **({"kernel_init": zeros} if residual else {}))
         if cfg.warp:
             self.to_flow = nnx.Linear(cfg.width, 2, kernel_init=zeros, rngs=rngs)
+        if cfg.shift_radius:
+            still = shifts(cfg.shift_radius).index((0, 0))
+            # Starts as (nearly) frame t unmoved: e^4 times the weight of any other shift.
+            self.to_shift = nnx.Linear(cfg.width, num_shifts(cfg.shift_radius), kernel_init=zeros, rngs=rngs,
+                                       bias_init=lambda key, shape, dtype: jnp.zeros(shape, dtype).at[still].set(4.0))
 
     def encode(self, video_BTHWC):
         """Continuous actions for the T-1 transitions: [B, T-1, L]."""
@@ -61,28 +98,47 @@ class LatentActionModel(nnx.Module):
         h = self.encoder(jnp.concatenate([token, x], axis=2) + self.enc_pos[...])
         return self.to_action(h[:, 1:, 0])  # the action token of frames 1..T-1
 
+    def quantize(self, z_BTm1L, train: bool = False):
+        """(straight-through codes, actions, stats) of continuous actions; `train` standardises
+        with the batch's statistics and updates the running ones (FSQ) and VQ code usage."""
+        if self.cfg.quantizer == "fsq":
+            z_BTm1L = self.standardize(z_BTm1L, use_running_average=not train)
+        return self.vq(z_BTm1L, update_usage=train)
+
     def infer_actions(self, video_BTHWC: jax.Array) -> jax.Array:
         """Latent actions actions_BTm1 (ints in [0, A)): a_t explains frame t -> t+1."""
-        return self.vq(self.encode(video_BTHWC))[1]
+        return self.quantize(self.encode(video_BTHWC))[1]
 
     def decode(self, video_BTHWC, action_codes_BTm1L):
         """Predicts frames 1..T-1 from frames 0..T-2 and the (quantised) action codes."""
-        x = self.dec_embed(patchify(video_BTHWC[:, :-1], self.cfg.patch_size)) + self.dec_pos[...]
+        frames_BTHWC = video_BTHWC[:, :-1]
+        dp, (b, t) = self.dec_patch, frames_BTHWC.shape[:2]
+        x = self.dec_embed(patchify(frames_BTHWC, dp)) + self.dec_pos[...]
         x = x + self.action_embed(action_codes_BTm1L)[:, :, None, :]
-        h_BTND = self.decoder(x)
-        out_BTHWC = unpatchify(self.to_pixels(h_BTND), self.cfg.patch_size, self.height, self.width)
+        if self.cfg.decoder_history:
+            h_BTND = self.decoder(x)
+        else:  # each frame on its own: a batch of one-frame clips
+            h_BTND = self.decoder(x.reshape(b * t, 1, *x.shape[2:])).reshape(x.shape)
+        out_BTNP = self.to_pixels(h_BTND)
+        if self.cfg.shift_radius:
+            weights_BTNS = jax.nn.softmax(self.to_shift(h_BTND), axis=-1)
+            moved_BTSNP = patchify(moved(frames_BTHWC, self.cfg.shift_radius).reshape(b, -1, self.height, self.width, 3),
+                                   dp).reshape(b, t, -1, *out_BTNP.shape[2:])
+            out_BTNP = out_BTNP + jnp.einsum("btns,btsnp->btnp", weights_BTNS, moved_BTSNP)
+            return unpatchify(out_BTNP, dp, self.height, self.width)
+        out_BTHWC = unpatchify(out_BTNP, dp, self.height, self.width)
         if not self.cfg.warp:
             return jax.nn.sigmoid(out_BTHWC)
-        b, t = h_BTND.shape[:2]
-        rows, cols = self.height // self.cfg.patch_size, self.width // self.cfg.patch_size
+        rows, cols = self.height // dp, self.width // dp
         flow_BTrc2 = self.cfg.max_flow * jnp.tanh(self.to_flow(h_BTND)).reshape(b, t, rows, cols, 2)
         flow_BTHW2 = jax.image.resize(flow_BTrc2, (b, t, self.height, self.width, 2), "linear")
-        return warp(video_BTHWC[:, :-1], flow_BTHW2) + out_BTHWC
+        return warp(frames_BTHWC, flow_BTHW2) + out_BTHWC
 
     def __call__(self, video_BTHWC, update_usage: bool = False):
-        """Returns (predicted frames 1..T-1, actions_BTm1, vq stats, continuous actions)."""
+        """Returns (predicted frames 1..T-1, actions_BTm1, quantiser stats, continuous actions);
+        `update_usage` marks a training step (see `quantize`)."""
         z = self.encode(video_BTHWC)
-        q, actions, aux = self.vq(z, update_usage=update_usage)
+        q, actions, aux = self.quantize(z, train=update_usage)
         return self.decode(video_BTHWC, q), actions, aux, z
 
     def loss(self, video_BTHWC):

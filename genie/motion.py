@@ -28,20 +28,22 @@ def shifts(radius: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
 
 
+def moved(frames_BTHWC: jax.Array, radius: int) -> jax.Array:
+    """[B, T, S, H, W, C]: each frame moved by each shift (`shifts`): at (y, x) the frame's pixel
+    at (y + dy, x + dx), edges repeated."""
+    h, w, r = frames_BTHWC.shape[2], frames_BTHWC.shape[3], radius
+    padded = jnp.pad(frames_BTHWC, [(0, 0), (0, 0), (r, r), (r, r), (0, 0)], mode="edge")
+    return jnp.stack([padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w] for dy, dx in shifts(r)], axis=2)
+
+
 def shift_costs(video_BTHWC: jax.Array, radius: int, patch: int) -> jax.Array:
     """[B, T-1, N, S]: for frame t+1 and each of its N patches, the mean squared difference to
-    frame t moved by each shift (edges repeated): frame t+1 at (y, x) against frame t at
-    (y + dy, x + dx), compared in grey levels (a third of the work of RGB)."""
-    grey_BTHW = jnp.mean(video_BTHWC, axis=-1)
-    prev, cur = grey_BTHW[:, :-1], grey_BTHW[:, 1:]
-    b, t, h, w = cur.shape
-    r = radius
-    padded = jnp.pad(prev, [(0, 0), (0, 0), (r, r), (r, r)], mode="edge")
-    costs = []
-    for dy, dx in shifts(r):
-        error_BTHW = jnp.square(cur - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w])
-        costs.append(error_BTHW.reshape(b, t, h // patch, patch, w // patch, patch).mean(axis=(3, 5)))
-    return jnp.stack(costs, axis=-1).reshape(b, t, -1, num_shifts(r))
+    frame t moved by each shift (`moved`), compared in grey levels (a third of the work of RGB)."""
+    grey_BTHW1 = jnp.mean(video_BTHWC, axis=-1, keepdims=True)
+    b, t, h, w, _ = grey_BTHW1.shape
+    error_BTSHW = jnp.square(grey_BTHW1[:, 1:, None] - moved(grey_BTHW1[:, :-1], radius))[..., 0]
+    error = error_BTSHW.reshape(b, t - 1, -1, h // patch, patch, w // patch, patch).mean(axis=(4, 6))
+    return error.transpose(0, 1, 3, 4, 2).reshape(b, t - 1, -1, num_shifts(radius))
 
 
 def match_scores(video_BTHWC: jax.Array, radius: int, patch: int) -> jax.Array:

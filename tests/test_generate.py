@@ -84,7 +84,7 @@ def test_existing_dataset_is_kept_or_refused(tiny_cfg, tiny_data):
     with pytest.raises(shards.DataError, match=r"another config \(data.train_clips: 48 there, 50 wanted"):
         prepare_dataset(override(tiny_cfg, {"data.train_clips": 50}), tiny_data)
     try:
-        for field, message in [("platformer_version", "platformer version 1 there, 2 wanted"),
+        for field, message in [("platformer_version", "platformer version 1 there, 3 wanted"),
                                ("policy_version", "policy version 1 there, 2 wanted")]:
             older = {k: v for k, v in manifest.items() if k != field}
             (tiny_data / shards.MANIFEST).write_text(json.dumps(older))

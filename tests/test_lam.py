@@ -3,7 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genie.config import override
+from genie.config import ConfigError, override
+from genie.motion import shifts
 from tests.conftest import fit, make_models
 
 
@@ -62,3 +63,73 @@ def test_a_warping_decoder_starts_by_copying_frame_t(tiny_cfg, tiny_batch):
     np.testing.assert_allclose(lam(video)[0], video[:, :-1], atol=1e-6)
     moved = _warping_lam(tiny_cfg)(video)[0]
     assert float(jnp.abs(moved - video[:, :-1]).mean()) > 1e-3
+
+
+SHIFTING = {"lam.shift_radius": 2, "lam.decoder_patch_size": 4, "lam.decoder_history": False, "lam.quantizer": "fsq",
+            "lam.fsq_levels": (3, 3), "lam.num_actions": 9, "lam.code_dim": 2}
+
+
+def _shifting_lam(tiny_cfg, history=False):
+    """A LAM whose decoder mixes shifted copies of frame t, its output heads made random."""
+    _, lam, _ = make_models(override(tiny_cfg, {**SHIFTING, "lam.decoder_history": history}))
+    for i, head in enumerate((lam.to_shift, lam.to_pixels)):
+        head.kernel[...] = 0.3 * jax.random.normal(jax.random.key(i), head.kernel.shape)
+    return lam
+
+
+def test_the_shifting_decoder_keeps_the_bottleneck(tiny_cfg, tiny_batch):
+    lam = _shifting_lam(tiny_cfg)
+    video = jnp.asarray(tiny_batch)
+    q, actions, _ = lam.quantize(lam.encode(video))
+    pred = lam.decode(video, q)
+    for t in range(video.shape[1] - 1):
+        changed = video.at[:, t + 1].set(jax.random.uniform(jax.random.key(t), video[:, t + 1].shape))
+        np.testing.assert_allclose(lam.decode(changed, q)[:, t], pred[:, t], atol=1e-5)
+        other = q.at[:, t].set(lam.vq.lookup((actions[:, t] + 1) % 9))
+        assert not np.allclose(lam.decode(video, other)[:, t], pred[:, t], atol=1e-4)
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_without_history_the_decoder_reads_frame_t_alone(tiny_cfg, tiny_batch, history):
+    """Frames before t change the prediction of frame t+1 only when the decoder reads history."""
+    lam = _shifting_lam(tiny_cfg, history)
+    video = jnp.asarray(tiny_batch)
+    q = lam.quantize(lam.encode(video))[0]
+    t = 4
+    earlier = video.at[:, :t].set(jax.random.uniform(jax.random.key(0), video[:, :t].shape))
+    same = np.allclose(lam.decode(earlier, q)[:, t:], lam.decode(video, q)[:, t:], atol=1e-5)
+    assert same != history
+
+
+def test_the_shifting_decoder_scrolls_frame_t_exactly(tiny_cfg, tiny_batch):
+    """With all its weight on one shift and no residual, the decoder's output is frame t moved
+    by that shift: a scroll costs it nothing to draw."""
+    _, lam, _ = make_models(override(tiny_cfg, SHIFTING))
+    video = jnp.asarray(tiny_batch)
+    lam.to_shift.bias[...] = jnp.zeros_like(lam.to_shift.bias[...]).at[shifts(2).index((0, 2))].set(100.0)
+    pred = lam(video)[0]
+    np.testing.assert_allclose(pred[:, :, :, :-2], video[:, :-1, :, 2:], atol=1e-5)  # (y, x) reads (y, x + 2)
+
+
+def test_fsq_actions_standardise_with_running_statistics(tiny_cfg, tiny_batch):
+    """Training standardises the codes with the batch's statistics and keeps running ones, with
+    which inference gives each clip its own actions whatever else is in the batch."""
+    _, lam, _ = make_models(override(tiny_cfg, SHIFTING))
+    video = jnp.asarray(tiny_batch)
+    before = np.asarray(lam.standardize.mean[...])
+    lam.loss(video)
+    assert not np.allclose(lam.standardize.mean[...], before)
+    together = lam.infer_actions(video)
+    alone = jnp.concatenate([lam.infer_actions(video[i:i + 1]) for i in range(video.shape[0])])
+    np.testing.assert_array_equal(together, alone)
+    assert int(together.max()) < 9
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({**SHIFTING, "lam.num_actions": 8}, "lam.fsq_levels"),
+    ({"lam.quantizer": "gumbel"}, "lam.quantizer"),
+    ({"lam.warp": True, "lam.shift_radius": 2}, "lam.warp and lam.shift_radius"),
+])
+def test_lam_config_mistakes_are_named(tiny_cfg, fields, message):
+    with pytest.raises(ConfigError, match=message):
+        make_models(override(tiny_cfg, fields))

@@ -58,24 +58,38 @@ def test_levels_have_walls_a_coin_and_varied_features():
     assert "enemy" in seen and len([s for s in seen if isinstance(s, tuple)]) >= 4
 
 
-def test_physics_inertia_gravity_and_jump():
-    env = VecPlatformer(EnvConfig(), 1)
+def _landed(cfg: EnvConfig) -> VecPlatformer:
+    env = VecPlatformer(cfg, 1)
     env.reset_env(0, 0)
     for _ in range(10):  # land on the ground
         env.step(np.array([0]))
     assert env.on_ground[0]
-    speeds = []
-    for _ in range(4):
-        env.step(np.array([RIGHT]))
-        speeds.append(env.vx[0])
-    assert 0 < speeds[0] < speeds[1] < speeds[2]  # speed builds up: inertia
-    assert speeds[0] * 8 >= 2  # but one step already moves the player two pixels at 8-pixel tiles
+    return env
+
+
+def test_physics_speed_gravity_and_jump():
+    env = _landed(EnvConfig())
+    for action, speed in (("right", 0.4), ("right", 0.4), ("noop", 0.0), ("left", -0.4), ("right", 0.4)):
+        env.step(np.array([ACTION_NAMES.index(action)]))
+        assert env.vx[0] == pytest.approx(speed)  # friction 0: the action alone sets the speed
     y0 = env.y[0]
     env.step(np.array([JUMP]))
     assert env.y[0] < y0 and not env.on_ground[0]
     for _ in range(40):
         env.step(np.array([0]))
     assert env.on_ground[0] and env.y[0] == pytest.approx(y0)  # gravity brings it back down
+
+
+def test_friction_gives_inertia():
+    env = _landed(EnvConfig(friction=0.25))
+    speeds = []
+    for _ in range(4):
+        env.step(np.array([RIGHT]))
+        speeds.append(env.vx[0])
+    assert 0 < speeds[0] < speeds[1] < speeds[2] < 0.4  # speed builds up towards the top speed
+    assert speeds[0] * 8 >= 2  # but one step already moves the player two pixels at 8-pixel tiles
+    with pytest.raises(ConfigError, match="env.friction"):
+        VecPlatformer(EnvConfig(friction=1.0), 1)
 
 
 def test_every_action_shows_in_the_very_next_frame():
@@ -92,6 +106,23 @@ def test_every_action_shows_in_the_very_next_frame():
     for i in range(3):
         for j in range(i):
             assert np.abs(frames[i] - frames[j]).mean() > 2
+
+
+def test_scrolling_shows_on_plain_ground():
+    """Ground is laid as bricks two tiles wide, so a scroll of a few pixels changes the ground's
+    rows of the frame (plain ground would look the same) and is told apart from the scroll the
+    other way."""
+    env = PlatformerEnv(EnvConfig(style="flat", level_height=8))
+    env.reset(seed=0, options={"level_seed": 2})
+    for _ in range(20):
+        env.step(RIGHT)
+    before = env.render()[-8:].astype(int)  # the bottom course of bricks
+    x0 = env.core.x[0]
+    after = env.step(RIGHT)[0][-8:].astype(int)
+    shift = round((env.core.x[0] - x0) * env.core.tp)
+    assert shift in (3, 4) and np.abs(after - before).mean() > 1  # plain ground: 0
+    assert np.array_equal(after[:, :-shift], before[:, shift:])  # the same bricks, scrolled
+    assert not np.array_equal(after[:, shift:], before[:, :-shift])  # not the other way
 
 
 def test_the_flat_style_has_no_pixel_grain_or_stars():

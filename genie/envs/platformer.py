@@ -1,7 +1,7 @@
 """The platformer: many environments stepped together in numpy, and a gymnasium Env of one.
 
-Physics is in tiles per step: horizontal speed with inertia, gravity, jumping from the
-ground, axis-separated collision against solid tiles. An episode ends on the coin (reward 10),
+Physics is in tiles per step: horizontal speed set by the action (or with inertia, by
+`env.friction`), gravity, jumping from the ground, axis-separated collision against solid tiles. An episode ends on the coin (reward 10),
 on touching spikes, lava or an enemy, on falling into a pit, or at the time limit.
 """
 
@@ -16,15 +16,16 @@ from genie.envs import render as R
 
 # Raised whenever physics or drawing change, so that a dataset made by an older platformer is
 # not silently mixed with the current one.
-VERSION = 2
+VERSION = 3
 ACTION_NAMES = ("noop", "left", "right", "jump", "left+jump", "right+jump")
 NUM_ACTIONS = len(ACTION_NAMES)
 _ACTION_DX = np.array([0, -1, 1, 0, -1, 1])
 _ACTION_JUMP = np.array([0, 0, 0, 1, 1, 1], bool)
 
-# Snappy controls: one step of an action changes the speed by 0.3 tiles (2-3 pixels), so every
-# action shows in the very next frame; top speed ACCEL / (1 - FRICTION) = 0.4 tiles per step.
-ACCEL, FRICTION = 0.3, 0.25
+# Horizontal speed: v' = friction * v + (1 - friction) * TOP_SPEED * direction. At friction 0 (the
+# default) the action alone sets the speed, as in many classic platformers, so what a step does
+# does not depend on the steps before it; 0.25 gives a little inertia.
+TOP_SPEED = 0.4  # tiles per step, 3.2 pixels at 8-pixel tiles
 GRAVITY, JUMP_SPEED, MAX_FALL = 0.12, 0.88, 0.9  # a jump: 3.2 tiles high, 15 steps in the air
 COIN_REWARD = 10.0
 _EPS = 1e-4
@@ -41,6 +42,8 @@ class VecPlatformer:
         if tp < 2:
             raise ConfigError(f"env.height={cfg.height} with env.tiles_per_view={cfg.tiles_per_view} "
                               "gives tiles under 2 pixels; lower tiles_per_view")
+        if not 0.0 <= cfg.friction < 1.0:
+            raise ConfigError(f"env.friction={cfg.friction} must be in [0, 1): the share of the speed kept from a step")
         if cfg.style not in R.STYLES:
             raise ConfigError(f"env.style={cfg.style!r} is not one of {R.STYLES}")
         if cfg.level_height * tp < cfg.height or cfg.min_level_length * tp < cfg.width:
@@ -96,7 +99,8 @@ class VecPlatformer:
         return self.grid[self._rows, rows, cols.astype(np.int64)]
 
     def _physics(self, dx, jump, active):
-        vx = np.where(active, self.vx * FRICTION + dx * ACCEL, self.vx)
+        f = self.cfg.friction
+        vx = np.where(active, self.vx * f + dx * (1 - f) * TOP_SPEED, self.vx)
         vy = np.where(active, np.minimum(self.vy + GRAVITY, MAX_FALL), self.vy)
         vy = np.where(active & jump & self.on_ground, -JUMP_SPEED, vy)
         x, y = self.x, self.y

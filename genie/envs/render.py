@@ -102,6 +102,22 @@ def _background(theme: int, height_px: int, width_px: int, seed: int, flat: bool
     return image
 
 
+def _brick_seams(texture_RC: np.ndarray, tp: int) -> np.ndarray:
+    """bool [R * tp, C * tp]: the mortar lines of ground and walls, laid as bricks two tiles
+    wide. Their upright lines show the scene's horizontal scrolling everywhere along the ground,
+    where plain ground would look the same whichever way the camera moved; two tiles apart, a
+    scroll of up to a tile's width each way is told apart from the others."""
+    rows, cols = texture_RC.shape
+    brick = (texture_RC == L.GROUND) | (texture_RC == L.WALL)
+    below_band = brick | (texture_RC == _GROUND_TOP)
+    r, c = np.mgrid[0:rows, 0:cols]
+    seams = np.zeros((rows, cols, tp, tp), bool)
+    seams[..., 0, :] = brick[..., None]  # a line along the top of each course
+    band = int(np.ceil(0.3 * tp))  # the ground top's surface band (tile_textures) stays whole
+    seams[..., band:, 0] = (below_band & ((r + c) % 2 == 0))[..., None]
+    return seams.transpose(0, 2, 1, 3).reshape(rows * tp, cols * tp)
+
+
 def draw_level(level: L.Level, tp: int, flat: bool = False) -> np.ndarray:
     """The level's static image, uint8 [level_height * tp, length * tp, 3]."""
     grid = level.grid_HW
@@ -115,6 +131,7 @@ def draw_level(level: L.Level, tp: int, flat: bool = False) -> np.ndarray:
     tiles_a = alpha[texture].transpose(0, 2, 1, 3).reshape(rows * tp, cols * tp, 1)
     image = _background(level.theme, rows * tp, cols * tp, level.seed, flat)
     image = tiles_a * tiles_rgb + (1 - tiles_a) * image
+    image[_brick_seams(texture, tp)] *= 0.7
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -84,6 +84,10 @@ def _restartable(tokenizer: VideoTokenizer) -> VectorQuantizer | None:
     return tokenizer.vq if tokenizer.cfg.quantizer == "vq" else None
 
 
+def _restartable_actions(lam: LatentActionModel) -> VectorQuantizer | None:
+    return lam.vq if isinstance(lam.vq, VectorQuantizer) else None  # FSQ has no codes to restart
+
+
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
     def loss(tok: VideoTokenizer, frozen, video, key):
         return tok.loss(video)
@@ -114,7 +118,7 @@ def _lam_stage(cfg: Config, models: dict) -> Stage:
         pairs = np.stack([_to_uint8(video[:4, 1:]), _to_uint8(pred)], axis=1).reshape(-1, *pred.shape[1:])
         return {"next_frames": _tile(pairs)}  # rows: true frames 1..T-1, predicted frames 1..T-1
 
-    return Stage("lam", cfg.train.lam, models["lam"], {}, loss, lambda m: m.vq, sample, stage_signature("lam", cfg))
+    return Stage("lam", cfg.train.lam, models["lam"], {}, loss, _restartable_actions, sample, stage_signature("lam", cfg))
 
 
 def _dynamics_stage(cfg: Config, models: dict) -> Stage:
@@ -131,7 +135,7 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
         tokens = jax.lax.stop_gradient(frozen["tokenizer"].encode(video))
         if cotrain:
             lam_loss, lam_metrics, z = lam_model.loss(video)
-            actions = jax.lax.stop_gradient(lam_model.vq(z)[1])
+            actions = jax.lax.stop_gradient(lam_model.quantize(z)[1])
         else:
             actions, z = lam_model.infer_actions(video), None
         value, metrics = dyn.loss(tokens, actions, key)
@@ -145,7 +149,8 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
         return {"rollout": dynamics_rollout(frozen["tokenizer"], lam_model, dyn, video[:4], key, cfg)}
 
     return Stage("dynamics", cfg.train.dynamics, trainable, frozen, loss,
-                 (lambda m: m.lam.vq) if cotrain else (lambda m: None), sample, stage_signature("dynamics", cfg))
+                 (lambda m: _restartable_actions(m.lam)) if cotrain else (lambda m: None), sample,
+                 stage_signature("dynamics", cfg))
 
 
 def dynamics_rollout(tokenizer, lam, dynamics, video_BTHWC, key, cfg: Config) -> np.ndarray:
