@@ -28,7 +28,7 @@ from flax import nnx
 from genie.config import ConfigError, EnvConfig, LAMConfig
 from genie.fsq import FiniteScalarQuantizer
 from genie.layers import STTransformer, num_patches, patchify, unpatchify
-from genie.motion import match_scores, moved, num_shifts, shifts
+from genie.motion import match_scores, mix_shifts, num_shifts, shifts
 from genie.tokenizer import psnr
 from genie.vq import VectorQuantizer
 from genie.warp import warp
@@ -119,14 +119,10 @@ class LatentActionModel(nnx.Module):
             h_BTND = self.decoder(x)
         else:  # each frame on its own: a batch of one-frame clips
             h_BTND = self.decoder(x.reshape(b * t, 1, *x.shape[2:])).reshape(x.shape)
-        out_BTNP = self.to_pixels(h_BTND)
+        out_BTHWC = unpatchify(self.to_pixels(h_BTND), dp, self.height, self.width)
         if self.cfg.shift_radius:
             weights_BTNS = jax.nn.softmax(self.to_shift(h_BTND), axis=-1)
-            moved_BTSNP = patchify(moved(frames_BTHWC, self.cfg.shift_radius).reshape(b, -1, self.height, self.width, 3),
-                                   dp).reshape(b, t, -1, *out_BTNP.shape[2:])
-            out_BTNP = out_BTNP + jnp.einsum("btns,btsnp->btnp", weights_BTNS, moved_BTSNP)
-            return unpatchify(out_BTNP, dp, self.height, self.width)
-        out_BTHWC = unpatchify(out_BTNP, dp, self.height, self.width)
+            return mix_shifts(frames_BTHWC, weights_BTNS, self.cfg.shift_radius, dp) + out_BTHWC
         if not self.cfg.warp:
             return jax.nn.sigmoid(out_BTHWC)
         rows, cols = self.height // dp, self.width // dp

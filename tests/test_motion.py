@@ -3,6 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from genie import motion
+from genie.layers import patchify, unpatchify
 from genie.motion import match_scores, num_shifts
 
 
@@ -34,3 +36,14 @@ def test_a_plain_patch_says_nothing():
     video = jnp.full((1, 2, 16, 16, 3), 0.4)
     scores = match_scores(video, 2, 8)
     np.testing.assert_allclose(scores[0, 1], 1.0 / num_shifts(2), rtol=1e-5)
+
+
+def test_mix_shifts_is_the_weighted_sum_of_moved_frames():
+    """The fused mixture equals, patch by patch, the weighted sum over shifts of `moved` frames."""
+    b, t, h, w, patch, r = 2, 3, 16, 24, 8, 2
+    frames = jax.random.uniform(jax.random.key(0), (b, t, h, w, 3))
+    n = (h // patch) * (w // patch)
+    weights = jax.nn.softmax(jax.random.normal(jax.random.key(1), (b, t, n, motion.num_shifts(r))), axis=-1)
+    moved_BTSNP = patchify(motion.moved(frames, r).reshape(b, -1, h, w, 3), patch).reshape(b, t, -1, n, patch * patch * 3)
+    expected = unpatchify(jnp.einsum("btns,btsnp->btnp", weights, moved_BTSNP), patch, h, w)
+    np.testing.assert_allclose(motion.mix_shifts(frames, weights, r, patch), expected, atol=1e-6)
