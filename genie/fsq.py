@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from genie.config import ConfigError
 from genie.vq import code_fractions, usage_stats
 
 
@@ -59,3 +60,18 @@ class FiniteScalarQuantizer(nnx.Module):
         zero = jnp.zeros((), jnp.float32)
         aux = {"codebook_loss": zero, "commitment_loss": zero, **usage_stats(code_fractions(indices, self.num_codes))}
         return rounded / half_width, indices, aux
+
+
+def configured_fsq(section: str, levels: tuple[int, ...], count_field: str, num_codes: int,
+                   code_dim: int) -> FiniteScalarQuantizer:
+    """FSQ of a config section's `fsq_levels`, refused with a ConfigError that says what to set
+    where the levels do not make `num_codes` codes (`count_field`) of dimension `code_dim`."""
+    try:
+        fsq = FiniteScalarQuantizer(levels)
+    except ValueError as e:
+        raise ConfigError(f"{section}.fsq_levels={levels}: {e}") from None
+    if (fsq.num_codes, fsq.code_dim) != (num_codes, code_dim):
+        raise ConfigError(f"{section}.fsq_levels={levels} make {fsq.num_codes} codes of dimension {fsq.code_dim}, "
+                          f"but {count_field}={num_codes} and code_dim={code_dim}: set "
+                          f"{count_field}={fsq.num_codes} and code_dim={fsq.code_dim}")
+    return fsq

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import ConfigError, EnvConfig, LAMConfig
-from genie.fsq import FiniteScalarQuantizer
+from genie.fsq import FiniteScalarQuantizer, configured_fsq
 from genie.layers import STTransformer, num_patches, patchify, unpatchify
 from genie.motion import match_scores, mix_shifts, num_shifts, shifts
 from genie.tokenizer import psnr
@@ -40,15 +40,7 @@ def make_action_quantizer(cfg: LAMConfig, rngs: nnx.Rngs) -> VectorQuantizer | F
                                dead_threshold=cfg.dead_code_threshold, rngs=rngs)
     if cfg.quantizer != "fsq":
         raise ConfigError(f"lam.quantizer={cfg.quantizer!r} is not one of ('vq', 'fsq')")
-    try:
-        fsq = FiniteScalarQuantizer(cfg.fsq_levels)
-    except ValueError as e:
-        raise ConfigError(f"lam.fsq_levels={cfg.fsq_levels}: {e}") from None
-    if (fsq.num_codes, fsq.code_dim) != (cfg.num_actions, cfg.code_dim):
-        raise ConfigError(f"lam.fsq_levels={cfg.fsq_levels} make {fsq.num_codes} actions of dimension {fsq.code_dim}, "
-                          f"but num_actions={cfg.num_actions} and code_dim={cfg.code_dim}: set "
-                          f"num_actions={fsq.num_codes} and code_dim={fsq.code_dim}")
-    return fsq
+    return configured_fsq("lam", cfg.fsq_levels, "num_actions", cfg.num_actions, cfg.code_dim)
 
 
 class LatentActionModel(nnx.Module):

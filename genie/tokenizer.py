@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import ConfigError, EnvConfig, TokenizerConfig
-from genie.fsq import FiniteScalarQuantizer
+from genie.fsq import FiniteScalarQuantizer, configured_fsq
 from genie.layers import Cache, STTransformer, num_patches, patchify, unpatchify
 from genie.vq import VectorQuantizer
 
@@ -36,15 +36,7 @@ def make_quantizer(cfg: TokenizerConfig, rngs: nnx.Rngs) -> VectorQuantizer | Fi
                                learnt=cfg.quantizer == "vq", rngs=rngs)
     if cfg.quantizer != "fsq":
         raise ConfigError(f"tokenizer.quantizer={cfg.quantizer!r} is not one of ('vq', 'fsq', 'pixel')")
-    try:
-        fsq = FiniteScalarQuantizer(cfg.fsq_levels)
-    except ValueError as e:
-        raise ConfigError(f"tokenizer.fsq_levels={cfg.fsq_levels}: {e}") from None
-    if (fsq.num_codes, fsq.code_dim) != (cfg.num_codes, cfg.code_dim):
-        raise ConfigError(f"tokenizer.fsq_levels={cfg.fsq_levels} make {fsq.num_codes} codes of dimension "
-                          f"{fsq.code_dim}, but num_codes={cfg.num_codes} and code_dim={cfg.code_dim}: set "
-                          f"num_codes={fsq.num_codes} and code_dim={fsq.code_dim}")
-    return fsq
+    return configured_fsq("tokenizer", cfg.fsq_levels, "num_codes", cfg.num_codes, cfg.code_dim)
 
 
 class VideoTokenizer(nnx.Module):
