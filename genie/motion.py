@@ -39,7 +39,8 @@ def moved(frames_BTHWC: jax.Array, radius: int) -> jax.Array:
 def mix_shifts(frames_BTHWC: jax.Array, weights_BTNS: jax.Array, radius: int, patch: int) -> jax.Array:
     """[B, T, H, W, C]: each patch of each frame replaced by the mixture, with that patch's weights
     over the shifts, of the frame moved by each shift (`moved`). Summed one shift at a time, which
-    XLA fuses, instead of materialising every moved frame: ~7x faster with its gradient."""
+    XLA fuses, instead of materialising every moved frame: ~7x faster with its gradient at the
+    cpu config's shapes."""
     b, t, h, w, c = frames_BTHWC.shape
     r = radius
     weights = weights_BTNS.reshape(b, t, h // patch, 1, w // patch, 1, 1, -1)

@@ -1,8 +1,9 @@
 """The platformer: many environments stepped together in numpy, and a gymnasium Env of one.
 
-Physics is in tiles per step: horizontal speed set by the action (or with inertia, by
-`env.friction`), gravity, jumping from the ground, axis-separated collision against solid tiles. An episode ends on the coin (reward 10),
-on touching spikes, lava or an enemy, on falling into a pit, or at the time limit.
+Physics is in tiles per step: horizontal speed set by the action (with inertia by
+`env.friction`), gravity, jumping from the ground, axis-separated collision against solid
+tiles. An episode ends on the coin (reward 10), on touching spikes, lava or an enemy, on falling
+into a pit, or at the time limit.
 """
 
 from __future__ import annotations
