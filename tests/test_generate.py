@@ -6,8 +6,9 @@ import pytest
 from genie.config import override
 from genie.data import shards
 from genie.data.dataset import PREVIEW, prepare_dataset
-from genie.data.generate import ExplorationPolicy, generate_dataset
+from genie.data.generate import POLICY_VERSION, ExplorationPolicy, generate_dataset
 from genie.envs.platformer import _ACTION_JUMP, PlatformerEnv, VecPlatformer
+from genie.envs.platformer import VERSION as PLATFORMER_VERSION
 
 
 def _all_clips(data_dir, split):
@@ -84,8 +85,8 @@ def test_existing_dataset_is_kept_or_refused(tiny_cfg, tiny_data):
     with pytest.raises(shards.DataError, match=r"another config \(data.train_clips: 48 there, 50 wanted"):
         prepare_dataset(override(tiny_cfg, {"data.train_clips": 50}), tiny_data)
     try:
-        for field, message in [("platformer_version", "platformer version 1 there, 3 wanted"),
-                               ("policy_version", "policy version 1 there, 2 wanted")]:
+        for field, message in [("platformer_version", f"platformer version 1 there, {PLATFORMER_VERSION} wanted"),
+                               ("policy_version", f"policy version 1 there, {POLICY_VERSION} wanted")]:
             older = {k: v for k, v in manifest.items() if k != field}
             (tiny_data / shards.MANIFEST).write_text(json.dumps(older))
             with pytest.raises(shards.DataError, match=message):

@@ -19,7 +19,7 @@ import numpy as np
 from genie.config import Config, DataConfig, EnvConfig, to_dict
 from genie.data import shards
 from genie.envs import levels as L
-from genie.envs.platformer import _ACTION_DX, ACTION_NAMES, NUM_ACTIONS, VecPlatformer
+from genie.envs.platformer import _ACTION_DX, ACTION_NAMES, NUM_ACTIONS, TOP_SPEED, VecPlatformer
 from genie.envs.platformer import VERSION as PLATFORMER_VERSION
 
 # Base action mix of the exploration policy: right-leaning, every action well represented.
@@ -29,14 +29,18 @@ _LEFT_JUMP = ACTION_NAMES.index("left+jump")
 _JUMP_HOLD = 13  # steps: a little less than a jump spends in the air
 # The same action without its jump: what the policy presses in the air, where jumping does nothing.
 _NO_JUMP = np.array([ACTION_NAMES.index(name.replace("+jump", "").replace("jump", "noop")) for name in ACTION_NAMES])
+# The same action the other way round: what the policy presses at a level's end walls.
+_SWAP = {"left": "right", "right": "left"}
+_TURNED = np.array([ACTION_NAMES.index("+".join(_SWAP.get(k, k) for k in name.split("+"))) for name in ACTION_NAMES])
 # Raised whenever the policy changes what it records, so that an older dataset is not reused.
-POLICY_VERSION = 2
+POLICY_VERSION = 3
 PROGRESS_BINS = 10
 
 
 class ExplorationPolicy:
     """Random actions held for a random number of steps, with a bias towards progress: facing a
-    pit, hazard, enemy or wall, it usually jumps over it in the direction it is moving."""
+    pit, hazard, enemy or wall, it usually jumps over it in the direction it is moving; at a
+    level's end walls it turns round (walking into them would record steps that change nothing)."""
 
     def __init__(self, env: VecPlatformer, rng: np.random.Generator, repeat: tuple[int, int],
                  jump_when_blocked: float = 0.9):
@@ -67,6 +71,10 @@ class ExplorationPolicy:
         renew = self.left <= 0
         self.action = np.where(renew, self.rng.choice(NUM_ACTIONS, n, p=_ACTION_P), self.action)
         self.left = np.where(renew, self.rng.integers(self.repeat[0], self.repeat[1] + 1, n), self.left) - 1
+        dx = _ACTION_DX[self.action]
+        at_end = (((dx < 0) & (self.env.x - TOP_SPEED < 1))
+                  | ((dx > 0) & (self.env.x + L.PLAYER_SIZE[0] + TOP_SPEED > self.env.length - 1)))
+        self.action = np.where(at_end, _TURNED[self.action], self.action)
         direction = np.where(_ACTION_DX[self.action] != 0, _ACTION_DX[self.action], self.env.facing)
         jump = (self._obstacle_ahead(direction) & self.env.on_ground
                 & (self.rng.random(n) < self.jump_when_blocked))

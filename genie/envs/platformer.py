@@ -17,7 +17,7 @@ from genie.envs import render as R
 
 # Raised whenever physics or drawing change, so that a dataset made by an older platformer is
 # not silently mixed with the current one.
-VERSION = 3
+VERSION = 4
 ACTION_NAMES = ("noop", "left", "right", "jump", "left+jump", "right+jump")
 NUM_ACTIONS = len(ACTION_NAMES)
 _ACTION_DX = np.array([0, -1, 1, 0, -1, 1])
@@ -26,7 +26,7 @@ _ACTION_JUMP = np.array([0, 0, 0, 1, 1, 1], bool)
 # Horizontal speed: v' = friction * v + (1 - friction) * TOP_SPEED * direction. At friction 0 (the
 # default) the action alone sets the speed, as in many classic platformers, so what a step does
 # does not depend on the steps before it; 0.25 gives a little inertia.
-TOP_SPEED = 0.4  # tiles per step, 3.2 pixels at 8-pixel tiles
+TOP_SPEED = 0.375  # tiles per step: 3 pixels at 8-pixel tiles, so every step scrolls the view alike
 GRAVITY, JUMP_SPEED, MAX_FALL = 0.12, 0.88, 0.9  # a jump: 3.2 tiles high, 15 steps in the air
 COIN_REWARD = 10.0
 _EPS = 1e-4
@@ -52,9 +52,12 @@ class VecPlatformer:
                               f"smaller than the {cfg.height} x {cfg.width} view; raise env.level_height "
                               "or env.min_level_length")
         e, rows, cols = num_envs, cfg.level_height, cfg.max_level_length
+        # Wall drawn beyond both ends of a level, so that the camera can keep the player centred
+        # there too: a step sideways then always scrolls the view (see `render`).
+        self.margin = -(-cfg.width // (2 * tp)) + 1
         # Two empty rows below the level so that a falling player can be looked up without clipping.
         self.grid = np.zeros((e, rows + 2, cols), np.uint8)
-        self.images = np.zeros((e, rows * tp, cols * tp, 3), np.uint8)
+        self.images = np.zeros((e, rows * tp, (cols + 2 * self.margin) * tp, 3), np.uint8)
         self.sprites = R.Sprites(tp)
         self.level_seed = np.zeros(e, np.int64)
         self.length = np.zeros(e, np.int64)
@@ -75,7 +78,8 @@ class VecPlatformer:
         self.grid[i] = L.WALL
         self.grid[i, :cfg.level_height, :n] = level.grid_HW
         self.grid[i, cfg.level_height:, :n] = L.EMPTY
-        self.images[i, :, :n * self.tp] = R.draw_level(level, self.tp, flat=cfg.style == "flat")
+        image = R.draw_level(level, self.tp, cfg.style == "flat", self.margin)
+        self.images[i, :, :image.shape[1]] = image
         self.level_seed[i], self.length[i], self.coin_col[i] = level_seed, n, level.coin_col
         self.x[i], self.y[i] = level.start_xy
         self.start_x[i] = level.start_xy[0]
@@ -169,8 +173,11 @@ class VecPlatformer:
         cfg, tp = self.cfg, self.tp
         if out_EHWC is None:
             out_EHWC = np.empty((self.num_envs, cfg.height, cfg.width, 3), np.uint8)
-        # The camera follows the player, clamped to the level, keeping more ground than sky in view.
-        cam_x = np.clip(np.round((self.x + _PW / 2) * tp - cfg.width / 2), 0, self.length * tp - cfg.width).astype(int)
+        # The camera keeps the player centred, even at a level's ends (the wall drawn beyond them
+        # shows there): a camera held at the ends would turn a step there into the player's own
+        # few pixels of motion, and the step would hardly show. Vertically it keeps more ground
+        # than sky in view, clamped to the level.
+        cam_x = np.round((self.x + _PW / 2) * tp - cfg.width / 2).astype(int)
         cam_y = np.clip(np.round((self.y + _PH / 2) * tp - 0.4 * cfg.height), 0,
                         cfg.level_height * tp - cfg.height).astype(int)
         px = np.round(self.x * tp).astype(int) - cam_x
@@ -180,7 +187,8 @@ class VecPlatformer:
         visible = (self.enemy_speed != 0) & (ex > -tp) & (ex < cfg.width)
         for i in range(self.num_envs) if envs is None else envs:
             frame = out_EHWC[i]
-            frame[...] = self.images[i, cam_y[i]:cam_y[i] + cfg.height, cam_x[i]:cam_x[i] + cfg.width]
+            left = cam_x[i] + self.margin * tp
+            frame[...] = self.images[i, cam_y[i]:cam_y[i] + cfg.height, left:left + cfg.width]
             for m in np.flatnonzero(visible[i]):
                 R.blit(frame, self.sprites.enemy, ey[i, m], ex[i, m])
             R.blit(frame, self.sprites.player[int(self.facing[i])], py[i], px[i])

@@ -118,9 +118,10 @@ def _brick_seams(texture_RC: np.ndarray, tp: int) -> np.ndarray:
     return seams.transpose(0, 2, 1, 3).reshape(rows * tp, cols * tp)
 
 
-def draw_level(level: L.Level, tp: int, flat: bool = False) -> np.ndarray:
-    """The level's static image, uint8 [level_height * tp, length * tp, 3]."""
-    grid = level.grid_HW
+def draw_level(level: L.Level, tp: int, flat: bool = False, margin: int = 0) -> np.ndarray:
+    """The level's static image, uint8 [level_height * tp, (length + 2 * margin) * tp, 3], with
+    `margin` columns of wall beyond each end of the level."""
+    grid = np.pad(level.grid_HW, ((0, 0), (margin, margin)), constant_values=L.WALL)
     rows, cols = grid.shape
     rgb, alpha = tile_textures(level.theme, tp, flat)
     texture = grid.astype(np.int64)
