@@ -109,6 +109,7 @@ class LAMConfig:
     decoder_history: bool = True  # the decoder reads frames 0..t (Genie); False: frame t alone
     quantizer: str = "vq"  # vq | fsq (fsq_levels make num_actions codes of dimension code_dim)
     fsq_levels: tuple[int, ...] = (3, 3)
+    calibration_clips: int = 64  # fsq: training clips whose codes set inference's standardisation
 
 
 @dataclasses.dataclass(frozen=True)

@@ -97,6 +97,17 @@ class LatentActionModel(nnx.Module):
             z_BTm1L = self.standardize(z_BTm1L, use_running_average=not train)
         return self.vq(z_BTm1L, update_usage=train)
 
+    def calibrate(self, z_ML: jax.Array) -> None:
+        """FSQ: sets the statistics inference standardises with to those of continuous actions
+        z_ML (of many training clips, by the current weights). Training standardises with each
+        batch's own statistics, so the encoder is free to move their mean from step to step and
+        running averages lag behind it: seen a running mean 6 standard deviations from the
+        current one, which gave every held-out transition the same action."""
+        if self.cfg.quantizer != "fsq":
+            return
+        for stat, value in ((self.standardize.mean, jnp.mean(z_ML, axis=0)), (self.standardize.var, jnp.var(z_ML, axis=0))):
+            stat[...] = jax.device_put(value.astype(stat[...].dtype), stat[...].sharding)
+
     def infer_actions(self, video_BTHWC: jax.Array) -> jax.Array:
         """Latent actions actions_BTm1 (ints in [0, A)): a_t explains frame t -> t+1."""
         return self.quantize(self.encode(video_BTHWC))[1]

@@ -125,6 +125,22 @@ def test_fsq_actions_standardise_with_running_statistics(tiny_cfg, tiny_batch):
     assert int(together.max()) < 9
 
 
+def test_calibrated_fsq_inference_gives_the_actions_training_gives(tiny_cfg, tiny_batch):
+    """Training standardises with each batch's statistics, so the encoder may move its outputs
+    far from the running ones; calibrating on clips makes inference give them the actions a
+    training step gives them."""
+    cfg = override(tiny_cfg, SHIFTING)
+    _, lam, _ = make_models(cfg)
+    video = jnp.asarray(tiny_batch)
+    lam.to_action.bias[...] += 5.0  # the outputs' mean moved by many standard deviations
+    z = lam.encode(video)
+    trained = np.asarray(lam.quantize(z, train=True)[1])
+    assert len(np.unique(trained)) > 1
+    assert not np.array_equal(lam.infer_actions(video), trained)
+    lam.calibrate(z.reshape(-1, cfg.lam.code_dim))
+    np.testing.assert_array_equal(lam.infer_actions(video), trained)
+
+
 @pytest.mark.parametrize("fields, message", [
     ({**SHIFTING, "lam.num_actions": 8}, "lam.fsq_levels"),
     ({"lam.quantizer": "gumbel"}, "lam.quantizer"),

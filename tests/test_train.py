@@ -9,6 +9,7 @@ import pytest
 from flax import nnx
 
 from genie.config import override
+from genie.data.shards import ClipSource
 from genie.train import pipeline
 from genie.train.checkpoint import CheckpointError, Checkpoints
 from genie.train.stages import make_stage
@@ -120,3 +121,18 @@ def test_a_pixel_tokenizer_of_0_steps_is_its_k_means_codes(cfg, tmp_path):
     assert not np.any(restored.to_code.kernel[...]) and not np.any(restored.to_pixels.kernel[...])
     events = [json.loads(line) for line in (tmp_path / "tokenizer" / "metrics.jsonl").read_text().splitlines()]
     assert [e["event"] for e in events if "event" in e][:2] == ["start", "init"]
+
+
+def test_an_fsq_lam_is_saved_calibrated_on_its_training_clips(cfg, tmp_path):
+    """The saved LAM gives the calibration clips (here all 48 training clips) at inference the
+    actions a training step would give them as one batch."""
+    fsq = override(cfg, {"lam.quantizer": "fsq", "lam.fsq_levels": (3, 3), "lam.num_actions": 9, "lam.code_dim": 2,
+                         "train.lam.steps": 4})
+    train_stage(make_stage("lam", fsq), fsq, tmp_path, fsq.data_dir)
+    lam = make_stage("lam", fsq).trainable
+    assert restore_trained("lam", lam, fsq, tmp_path) == 4
+    source = ClipSource(fsq.data_dir, "train")
+    video = jnp.asarray(np.stack([source[i]["frames_THWC"] for i in range(len(source))]), jnp.float32) / 255.0
+    inferred = lam.infer_actions(video)
+    np.testing.assert_array_equal(inferred, lam.quantize(lam.encode(video), train=True)[1])
+    assert len(np.unique(inferred)) > 1

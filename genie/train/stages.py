@@ -66,6 +66,8 @@ class Stage:
     # init(trainable, data_dir, key) -> {name: value} to log: a data-dependent start, run once
     # before step 0 of a new run (never on resume: the checkpoint holds its result)
     init: Callable | None = None
+    # calibrate(trainable, data_dir): sets what inference needs from the data, before every save
+    calibrate: Callable | None = None
 
 
 def _tile(video_NTHWC: np.ndarray) -> np.ndarray:
@@ -86,6 +88,21 @@ def _restartable(tokenizer: VideoTokenizer) -> VectorQuantizer | None:
 
 def _restartable_actions(lam: LatentActionModel) -> VectorQuantizer | None:
     return lam.vq if isinstance(lam.vq, VectorQuantizer) else None  # FSQ has no codes to restart
+
+
+_encode = nnx.jit(lambda lam, video: lam.encode(video))
+
+
+def _calibrate_lam(cfg: Config, lam: LatentActionModel, data_dir) -> None:
+    """Calibrates the LAM on the first `lam.calibration_clips` training clips (the same clips at
+    every save, so a resumed run saves what an uninterrupted one does)."""
+    source = ClipSource(data_dir, "train")
+    n, batch = min(cfg.lam.calibration_clips, len(source)), cfg.train.lam.batch_size
+    z = []
+    for start in range(0, n, batch):
+        video = np.stack([source[i]["frames_THWC"] for i in range(start, min(start + batch, n))])
+        z.append(_encode(lam, jnp.asarray(video, jnp.float32) / 255.0))
+    lam.calibrate(jnp.concatenate(z).reshape(-1, cfg.lam.code_dim))
 
 
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
@@ -118,7 +135,9 @@ def _lam_stage(cfg: Config, models: dict) -> Stage:
         pairs = np.stack([_to_uint8(video[:4, 1:]), _to_uint8(pred)], axis=1).reshape(-1, *pred.shape[1:])
         return {"next_frames": _tile(pairs)}  # rows: true frames 1..T-1, predicted frames 1..T-1
 
-    return Stage("lam", cfg.train.lam, models["lam"], {}, loss, _restartable_actions, sample, stage_signature("lam", cfg))
+    calibrate = (lambda lam, data_dir: _calibrate_lam(cfg, lam, data_dir)) if cfg.lam.quantizer == "fsq" else None
+    return Stage("lam", cfg.train.lam, models["lam"], {}, loss, _restartable_actions, sample, stage_signature("lam", cfg),
+                 calibrate=calibrate)
 
 
 def _dynamics_stage(cfg: Config, models: dict) -> Stage:
@@ -148,9 +167,10 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
         dyn, lam_model = parts(trainable, frozen)
         return {"rollout": dynamics_rollout(frozen["tokenizer"], lam_model, dyn, video[:4], key, cfg)}
 
+    calibrate = (lambda m, data_dir: _calibrate_lam(cfg, m.lam, data_dir)) if cotrain and cfg.lam.quantizer == "fsq" else None
     return Stage("dynamics", cfg.train.dynamics, trainable, frozen, loss,
                  (lambda m: _restartable_actions(m.lam)) if cotrain else (lambda m: None), sample,
-                 stage_signature("dynamics", cfg))
+                 stage_signature("dynamics", cfg), calibrate=calibrate)
 
 
 def dynamics_rollout(tokenizer, lam, dynamics, video_BTHWC, key, cfg: Config) -> np.ndarray:

@@ -136,6 +136,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
         step = latest
 
     def save(at: int) -> None:
+        if stage.calibrate is not None:
+            stage.calibrate(stage.trainable, data_dir)
         checkpoints.save(at, nnx.state(stage.trainable), nnx.state(optimizer), loader.get_state(),
                          {"stage": stage.name, "config": to_dict(cfg)})
 
