@@ -3,11 +3,11 @@ as tall as the view), all stages.
 
     python scripts/train.py                      # = --config configs/cpu.py --workdir runs/cpu
 
-Expected on 2 CPU cores with nothing else running: data in 3-8 s (8,192 train clips), the
-pixel-code tokenizer (k-means, ~20 s), LAM (1,500 steps of 0.76 s), dynamics (1,200 steps of
-1.0 s) and the evaluation on 256 held-out clips (~4 min): ~43 minutes; held out, tokenizer
-PSNR 35.8 dB, LAM NMI 0.32 with the true actions, ΔtPSNR at t = 4 0.7 dB, rollouts at t = 4
-0.1 dB under copying the last frame (see the README's results).
+Expected on 2 CPU cores: data in 3-8 s (8,192 train clips), the pixel-code tokenizer (k-means,
+~20 s), LAM (1,500 steps of 0.76-0.87 s), dynamics (1,200 steps of 1.0-1.15 s) and the
+evaluation on 256 held-out clips (~4 min): 45-50 minutes; held out, tokenizer PSNR 38.5 dB,
+LAM NMI 0.37 with the true actions, ΔtPSNR at t = 4 0.6 dB, rollouts at t = 4 0.2 dB under
+copying the last frame (see the README's results).
 """
 
 from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, OptimConfig, TokenizerConfig,
