@@ -170,6 +170,7 @@ class EvalConfig:
     maskgit_steps: int = 0  # 0: dynamics.maskgit_steps; the temperatures are the dynamics config's
     grid_prompts: int = 3  # the action-effect grid: prompts, and steps each action is held
     grid_steps: int = 6
+    held_prompts: int = 32  # prompts each latent action is held from to measure how it moves the world
 
 
 @dataclasses.dataclass(frozen=True)

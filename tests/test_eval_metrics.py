@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from genie.eval import metrics
-from genie.eval.evaluate import lam_results, rollout_results, rollout_scores
+from genie.eval.evaluate import held_action_motion, lam_results, rollout_results, rollout_scores
 
 
 def test_psnr_matches_hand_computed_values():
@@ -111,6 +111,23 @@ def test_lam_results_say_what_the_latent_actions_follow():
     assert out["nmi_latent_dx"] == pytest.approx(1.0) and out["nmi_latent_dy"] < 0.05
     assert 0.1 < out["nmi_true_dx"] < 0.9
     assert "nmi_true_dx" not in lam_results(latent, np.full(200, -1), 3, [], shifts)["frame_motion"]
+
+
+def test_held_action_motion_tells_a_world_that_follows_its_actions_from_one_that_does_not():
+    rng = np.random.default_rng(0)
+    p, a, s = 8, 3, 6
+    follows = np.zeros((p, a, s, 2), int)
+    follows[:, 0, :, 1], follows[:, 2, :, 1] = 3, -3  # action 0 scrolls one way, 2 the other, 1 stands
+    follows[..., 0] = rng.integers(-2, 3, (p, a, s))  # vertical motion that no action sets
+    out = held_action_motion(follows)
+    assert out["nmi_action_dx"] == pytest.approx(1.0) and out["nmi_action_dy"] < 0.2
+    assert [m[1] for m in out["mean_shift"]] == [3, 0, -3]
+    assert out["moving_share"][0] == out["moving_share"][2] == 1.0 and out["moving_share"][1] < 1.0
+    assert (out["prompts"], out["steps"]) == (p, s)
+    ignores = np.broadcast_to(rng.choice([-3, 0, 3], (p, 1, s, 1)) * np.array([0, 1]), (p, a, s, 2))
+    out = held_action_motion(ignores)  # every action does the same, whatever it is
+    assert out["nmi_action_dx"] == pytest.approx(0.0, abs=1e-9)
+    assert out["mean_shift"][0] == out["mean_shift"][1] == out["mean_shift"][2]
 
 
 def _oracle_world(uses_action: bool):

@@ -83,7 +83,7 @@ def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(ti
     for section, keys in {"tokenizer": ("psnr", "ssim", "codebook_usage"),
                           "lam": ("nmi", "purity", "codebook_usage"),
                           "dynamics": ("token_accuracy", "rollout_psnr", "random_action_psnr", "delta_psnr",
-                                       "delta_psnr_t4", "copy_last_frame_psnr")}.items():
+                                       "delta_psnr_t4", "copy_last_frame_psnr", "held_actions")}.items():
         assert all(k in results[section] for k in keys), (section, results[section].keys())
     assert list(results["dynamics"]["delta_psnr"]) == [str(t) for t in range(1, 8)]
     reference = results["lam"]["reference"]  # what an ideal LAM reaches on this data
@@ -92,6 +92,9 @@ def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(ti
     assert set(json.loads((tiny_run / "eval" / "action_map.json").read_text())) == set(ACTION_NAMES)
     report = check_report(tiny_run / "eval")
     assert "ΔtPSNR" in report and "action_grid.png" in report and "an ideal LAM on this data" in report
+    held = results["dynamics"]["held_actions"]  # each latent action held from every one of the 16 test clips
+    assert len(held["mean_shift"]) == len(held["moving_share"]) == 4 and held["prompts"] == 16
+    assert "steps that move" in report
     # The same command again, on a copy of the run, finds every stage done and the evaluation current.
     shutil.copytree(tiny_run, tmp_path / "run")
     again = _run("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),

@@ -7,7 +7,9 @@ camera's).
 Dynamics: teacher-forced token accuracy, rollouts from k true frames with the LAM's actions
 and with uniformly random ones (same prompts, same sampling keys), their PSNR/SSIM against the
 truth at each horizon, ΔtPSNR (Genie's controllability measure) and the copy-the-last-frame
-baseline; an action-effect grid and rollout videos for the report.
+baseline; what holding each latent action does to the whole frame's motion, beside what that
+action did in the data (where the dynamics, not the LAM, fails to control the world, this says
+so); an action-effect grid and rollout videos for the report.
 """
 
 from __future__ import annotations
@@ -106,16 +108,42 @@ def rollout_results(scores: list[dict]) -> dict:
     }
 
 
+def _motion_nmi(actions_M, shifts_M2, num_actions: int) -> tuple[float, float]:
+    """NMI of actions with the direction of the whole frame's vertical and horizontal shift."""
+    sign_M2 = np.sign(shifts_M2) + 1  # 0, 1, 2: up/left, still, down/right
+    return tuple(metrics.nmi(metrics.contingency(actions_M, sign_M2[:, i], num_actions, 3)) for i in (0, 1))
+
+
+def _mean_shift_by_action(actions_M, shifts_M2, num_actions: int) -> list:
+    """[A][dy, dx]: the mean whole-frame shift (pixels a step) under each action; None where unused."""
+    return [np.round(shifts_M2[actions_M == a].mean(0), 3).tolist() if (actions_M == a).any() else None
+            for a in range(num_actions)]
+
+
 def _frame_motion(latent, true, known, shifts_M2, num_actions: int, num_true: int) -> dict:
     """How much the latent (and the true) actions say about the direction of the whole frame's
-    motion (metrics.frame_shifts): NMI with the sign of its vertical and horizontal shift."""
-    sign_M2 = np.sign(shifts_M2) + 1  # 0, 1, 2: up/left, still, down/right
-    nmi = lambda a, b, n: metrics.nmi(metrics.contingency(a, b, n, 3))
-    out = {"nmi_latent_dy": nmi(latent, sign_M2[:, 0], num_actions),
-           "nmi_latent_dx": nmi(latent, sign_M2[:, 1], num_actions)}
+    motion (metrics.frame_shifts), and its mean under each latent action."""
+    nmi_dy, nmi_dx = _motion_nmi(latent, shifts_M2, num_actions)
+    out = {"nmi_latent_dy": nmi_dy, "nmi_latent_dx": nmi_dx,
+           "mean_shift_by_latent": _mean_shift_by_action(latent, shifts_M2, num_actions)}
     if num_true and known.any():
-        out["nmi_true_dx"] = nmi(true[known], sign_M2[known, 1], num_true)
+        out["nmi_true_dx"] = _motion_nmi(true[known], shifts_M2[known], num_true)[1]
     return out
+
+
+def held_action_motion(shifts_PAS2: np.ndarray) -> dict:
+    """How the generated world moves with each latent action held: the whole-frame shifts of
+    frames generated from P prompts with each of A actions held S steps ([P, A, S, 2]). Mean
+    shift and share of steps that move at all, per action; NMI of the held action with the
+    direction of the motion (read beside the LAM's NMI with it on the data: what the dynamics
+    keeps of the control the LAM found)."""
+    p, a, s, _ = shifts_PAS2.shape
+    actions_M = np.broadcast_to(np.arange(a)[None, :, None], (p, a, s)).ravel()
+    shifts_M2 = np.asarray(shifts_PAS2).reshape(-1, 2)
+    nmi_dy, nmi_dx = _motion_nmi(actions_M, shifts_M2, a)
+    return {"mean_shift": _mean_shift_by_action(actions_M, shifts_M2, a),
+            "moving_share": np.round(np.any(shifts_PAS2 != 0, axis=-1).mean(axis=(0, 2)), 3).tolist(),
+            "nmi_action_dy": nmi_dy, "nmi_action_dx": nmi_dx, "prompts": p, "steps": s}
 
 
 def lam_results(latent, true, num_actions: int, action_names: list[str], shifts=None) -> dict:
@@ -193,7 +221,11 @@ class Evaluation:
         if run.has("tokenizer", "lam", "dynamics"):
             out["dynamics"] = {"token_accuracy": float(np.mean(np.concatenate(acc["token_accuracy"]))),
                                **rollout_results(acc["rollouts"])}
-            self.pictures["action_grid"] = self._action_grid()
+            frames = self._held_actions()
+            out["dynamics"]["held_actions"] = held_action_motion(
+                metrics.frame_shifts(frames.reshape(-1, *frames.shape[2:])).reshape(*frames.shape[:2], -1, 2))
+            rows = np.linspace(0, len(frames) - 1, min(self.cfg.eval.grid_prompts, len(frames))).astype(int)
+            self.pictures["action_grid"] = frames[rows]
         out["meta"] = self._meta(time.time() - start)
         return out
 
@@ -210,12 +242,12 @@ class Evaluation:
             self.pictures["rollouts"] = (np.asarray(video[:4]), np.asarray(inferred[:4]), np.asarray(randomised[:4]))
         return scores
 
-    def _action_grid(self) -> np.ndarray:
-        """Each latent action held for grid_steps from grid_prompts prompts:
+    def _held_actions(self) -> np.ndarray:
+        """Each latent action held for grid_steps from max(grid_prompts, held_prompts) prompts:
         [P, A, 1 + steps, H, W, C], column 0 the last prompt frame."""
         cfg, ev = self.cfg, self.cfg.eval
         k, a = ev.prompt_frames, cfg.lam.num_actions
-        p = min(ev.grid_prompts, len(self.source))
+        p = min(max(ev.grid_prompts, ev.held_prompts), len(self.source))
         # Prompts far apart in the split, so different levels and places show.
         picks = np.linspace(0, len(self.source) - 1, p).astype(int)
         video = jnp.asarray(np.stack([self.source[int(i)]["frames_THWC"][:k] for i in picks]) / 255.0, jnp.float32)

@@ -184,6 +184,11 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
                   f"{_f(dyn['copy_last_frame_psnr'][t])}) | better than standing still? |",
                   f"| **ΔtPSNR at t={t}** | **{_f(dyn['delta_psnr'][t])} dB** | controllability: LAM actions minus "
                   f"random ones (Genie: 1.91) |"]
+        if held := dyn.get("held_actions"):
+            motion = (lam or {}).get("frame_motion")
+            on_data = f" (the LAM's on the data: {_f(motion['nmi_latent_dx'])})" if motion else ""
+            lines += [f"| held action NMI with the world's horizontal motion | {_f(held['nmi_action_dx'])}{on_data} "
+                      f"| does the generated world move the way its actions moved the data? |"]
     lines.append("")
     if tok:
         lines += ["## Tokenizer", "", "Rows: an original clip, then its reconstruction.", "",
@@ -220,6 +225,16 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
                   f"![rollouts]({files['rollouts']})", "",
                   "What each latent action does: each row holds one action from the prompt in the first column.", "",
                   f"![action grid]({files['action_grid']})", ""]
+        if held := dyn.get("held_actions"):
+            data = (lam or {}).get("frame_motion", {}).get("mean_shift_by_latent") or [None] * len(held["mean_shift"])
+            shift = lambda v: "n/a" if v is None else f"{v[1]:+.2f} / {v[0]:+.2f}"
+            lines += [f"Each latent action held {held['steps']} steps from {held['prompts']} prompts: the whole "
+                      "frame's mean shift a step (pixels, horizontal / vertical; in a scrolling game, the camera's), "
+                      "generated and in the data under that latent action.", "",
+                      "| latent action | generated shift | steps that move | data shift |", "|---|---|---|---|"]
+            lines += [f"| {action_label(a, (lam or {}).get('action_map'))} | {shift(g)} | {m:.0%} | {shift(d)} |"
+                      for a, (g, m, d) in enumerate(zip(held["mean_shift"], held["moving_share"], data))]
+            lines.append("")
     if "training_curves" in files:
         lines += ["## Training", "", f"![training curves]({files['training_curves']})", ""]
     (out / "report.md").write_text("\n".join(lines))
