@@ -150,6 +150,9 @@ class TrainConfig:
     lam: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     dynamics: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     cotrain_lam: bool = False  # the dynamics stage also trains the LAM (Genie's CoinRun case study)
+    # Keep what the frozen tokenizer and LAM make of each training clip (~4 KB a clip at 64x64),
+    # so a clip seen again skips their forward pass; the losses are the same either way.
+    cache_frozen: bool = True
     log_every: int = 20
     checkpoint_every: int = 200
     keep_checkpoints: int = 2

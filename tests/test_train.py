@@ -10,8 +10,9 @@ from flax import nnx
 
 from genie.config import override
 from genie.data.shards import ClipSource
-from genie.train import pipeline
+from genie.train import pipeline, sharding
 from genie.train.checkpoint import CheckpointError, Checkpoints
+from genie.train.features import FrozenFeatures
 from genie.train.stages import make_stage
 from genie.train.trainer import NonFiniteLoss, restore_trained, train_stage
 
@@ -136,3 +137,45 @@ def test_an_fsq_lam_is_saved_calibrated_on_its_training_clips(cfg, tmp_path):
     inferred = lam.infer_actions(video)
     np.testing.assert_array_equal(inferred, lam.quantize(lam.encode(video), train=True)[1])
     assert len(np.unique(inferred)) > 1
+
+
+def test_caching_the_frozen_features_changes_no_loss(cfg, tiny_run, tmp_path):
+    """14 steps of 4 over 48 clips: steps 13 and 14 read every clip's tokens and actions from
+    the cache, and give the losses that recomputing them gives."""
+    losses = {}
+    for cache in (True, False):
+        run_cfg = override(cfg, {"train.dynamics.steps": 14, "train.checkpoint_every": 14,
+                                 "train.cache_frozen": cache})
+        stage = make_stage("dynamics", run_cfg)
+        for name in ("tokenizer", "lam"):
+            restore_trained(name, stage.frozen[name], run_cfg, tiny_run)
+        train_stage(stage, run_cfg, tmp_path / str(cache), run_cfg.data_dir)
+        lines = (tmp_path / str(cache) / "dynamics" / "metrics.jsonl").read_text().splitlines()
+        losses[cache] = [row["loss"] for row in map(json.loads, lines) if "loss" in row]
+    assert len(losses[True]) == 14 and losses[True] == losses[False]
+
+
+def test_frozen_features_are_computed_once_per_clip():
+    mesh = sharding.make_mesh()
+    seen = []
+
+    def compute(video_BTHWC):
+        seen.append(np.asarray(video_BTHWC[:, 0, 0, 0, 0]))
+        return {"first_B": video_BTHWC[:, 0, 0, 0, 0].astype(jnp.int32) + 1000}
+
+    features = FrozenFeatures(compute, mesh)
+    video = np.zeros((6, 2, 1, 1, 1), np.uint8)
+    video[:, 0, 0, 0, 0] = [10, 11, 12, 13, 14, 15]  # clip i's pixel: 10 + i
+
+    def batch(index_B):
+        return features(np.array(index_B), jnp.asarray(video[index_B]))["first_B"]
+
+    assert list(batch([0, 1])) == [1010, 1011] and list(batch([2, 3])) == [1012, 1013]
+    assert features.computed_batches == 2
+    assert list(batch([3, 0])) == [1013, 1010] and features.computed_batches == 2  # all kept: gathered
+    assert list(batch([1, 4])) == [1011, 1014] and features.computed_batches == 3  # 4 is new: computed whole
+    assert list(batch([4, 1])) == [1014, 1011] and features.computed_batches == 3
+    uncached = FrozenFeatures(compute, mesh, cache=False)
+    for _ in range(2):
+        assert list(uncached(np.array([5, 2]), jnp.asarray(video[[5, 2]]))["first_B"]) == [1015, 1012]
+    assert uncached.computed_batches == 2

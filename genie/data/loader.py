@@ -15,15 +15,17 @@ from genie.data.shards import ClipSource
 
 
 def _to_example(clip: dict) -> dict:
-    return {"video_THWC": clip["frames_THWC"], "actions_Tm1": clip["actions_Tm1"]}
+    return {"video_THWC": clip["frames_THWC"], "actions_Tm1": clip["actions_Tm1"], "index": clip["index"]}
 
 
 def _to_batch(examples: dict) -> dict:
-    return {"video_BTHWC": examples["video_THWC"], "actions_BTm1": examples["actions_Tm1"]}
+    return {"video_BTHWC": examples["video_THWC"], "actions_BTm1": examples["actions_Tm1"],
+            "index_B": examples["index"]}
 
 
 class Loader:
-    """Iterator over batches {"video_BTHWC": uint8, "actions_BTm1": int32 (-1 where unknown)}."""
+    """Iterator over batches {"video_BTHWC": uint8, "actions_BTm1": int32 (-1 where unknown),
+    "index_B": each clip's index in its split}."""
 
     def __init__(self, data_dir: str | os.PathLike, split: str, batch_size: int, seed: int = 0,
                  shard_index: int = 0, shard_count: int = 1, num_epochs: int | None = None,

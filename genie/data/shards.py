@@ -159,4 +159,4 @@ class ClipSource:
         except Exception as e:
             raise DataError(f"cannot read clip {index} of {self.split}: {e}; the shard is corrupt: "
                             "regenerate the dataset") from None
-        return decode_clip(record, f"clip {index} of split {self.split}")
+        return {**decode_clip(record, f"clip {index} of split {self.split}"), "index": index}

@@ -58,7 +58,8 @@ class Stage:
     optim: OptimConfig
     trainable: nnx.Module
     frozen: dict  # name -> module, restored from earlier stages, never updated
-    # loss(trainable, frozen, video_BTHWC float, key) -> (loss, metrics, latents for the VQ restart or None)
+    # loss(trainable, frozen, video_BTHWC float, features, key) -> (loss, metrics, latents for the VQ
+    # restart or None); features: what `features` made of the batch ({} for a stage without it)
     loss: Callable
     vq: Callable  # trainable -> its VectorQuantizer to restart, or None
     sample: Callable  # (trainable, frozen, video_BTHWC float, key) -> {name: uint8 image or [T,H,W,C] video}
@@ -68,6 +69,9 @@ class Stage:
     init: Callable | None = None
     # calibrate(trainable, data_dir): sets what inference needs from the data, before every save
     calibrate: Callable | None = None
+    # features(frozen, video_BTHWC float) -> {name: [B, ...]}: what the frozen models make of a
+    # batch, computed outside the gradient step (once per clip with train.cache_frozen)
+    features: Callable | None = None
 
 
 def _tile(video_NTHWC: np.ndarray) -> np.ndarray:
@@ -106,7 +110,7 @@ def _calibrate_lam(cfg: Config, lam: LatentActionModel, data_dir) -> None:
 
 
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
-    def loss(tok: VideoTokenizer, frozen, video, key):
+    def loss(tok: VideoTokenizer, frozen, video, features, key):
         return tok.loss(video)
 
     def sample(tok, frozen, video, key):
@@ -127,7 +131,7 @@ def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
 
 
 def _lam_stage(cfg: Config, models: dict) -> Stage:
-    def loss(lam: LatentActionModel, frozen, video, key):
+    def loss(lam: LatentActionModel, frozen, video, features, key):
         return lam.loss(video)
 
     def sample(lam, frozen, video, key):
@@ -149,15 +153,20 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
     def parts(trainable, frozen):
         return (trainable.dynamics, trainable.lam) if cotrain else (trainable, frozen["lam"])
 
-    def loss(trainable, frozen, video, key):
+    def features(frozen, video):
+        out = {"tokens_BTN": frozen["tokenizer"].encode(video)}
+        if not cotrain:
+            out["actions_BTm1"] = frozen["lam"].infer_actions(video)
+        return out
+
+    def loss(trainable, frozen, video, features, key):
         dyn, lam_model = parts(trainable, frozen)
-        tokens = jax.lax.stop_gradient(frozen["tokenizer"].encode(video))
         if cotrain:
             lam_loss, lam_metrics, z = lam_model.loss(video)
             actions = jax.lax.stop_gradient(lam_model.quantize(z)[1])
         else:
-            actions, z = lam_model.infer_actions(video), None
-        value, metrics = dyn.loss(tokens, actions, key)
+            actions, z = features["actions_BTm1"], None
+        value, metrics = dyn.loss(features["tokens_BTN"], actions, key)
         if cotrain:
             value = value + lam_loss
             metrics = {**metrics, **{f"lam_{k}": v for k, v in lam_metrics.items()}, "loss": value}
@@ -170,7 +179,7 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
     calibrate = (lambda m, data_dir: _calibrate_lam(cfg, m.lam, data_dir)) if cotrain and cfg.lam.quantizer == "fsq" else None
     return Stage("dynamics", cfg.train.dynamics, trainable, frozen, loss,
                  (lambda m: _restartable_actions(m.lam)) if cotrain else (lambda m: None), sample,
-                 stage_signature("dynamics", cfg), calibrate=calibrate)
+                 stage_signature("dynamics", cfg), calibrate=calibrate, features=features)
 
 
 def dynamics_rollout(tokenizer, lam, dynamics, video_BTHWC, key, cfg: Config) -> np.ndarray:

@@ -22,6 +22,7 @@ from genie.data.loader import Loader
 from genie.models import count_params
 from genie.train import sharding
 from genie.train.checkpoint import Checkpoints
+from genie.train.features import FrozenFeatures
 from genie.train.logging import RunLog
 from genie.train.optim import learning_rate, make_optimizer
 from genie.train.stages import STAGE_SEEDS, Stage, stage_signature
@@ -68,16 +69,17 @@ def is_complete(stage_dir: pathlib.Path) -> bool:
 
 
 def make_train_step(stage: Stage, cfg: Config):
-    """The (unjitted) update of one step: (trainable, optimizer, frozen, uint8 video, step, key) -> metrics."""
+    """The (unjitted) update of one step: (trainable, optimizer, frozen, uint8 video, features, step, key)
+    -> metrics; features: what stage.features made of the batch, or {}."""
     restart_every = cfg.train.restart_dead_codes_every
 
-    def train_step(trainable, optimizer, frozen, video_BTHWC, step, key):
+    def train_step(trainable, optimizer, frozen, video_BTHWC, features, step, key):
         key = jax.random.fold_in(key, step)
         loss_key, restart_key = jax.random.split(key)
         video = video_BTHWC.astype(jnp.float32) / 255.0
 
         def loss_fn(trainable):
-            value, metrics, z = stage.loss(trainable, frozen, video, loss_key)
+            value, metrics, z = stage.loss(trainable, frozen, video, features, loss_key)
             return value, (metrics, z)
 
         (_, (metrics, z)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(trainable)
@@ -143,6 +145,10 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
 
     log = RunLog(stage_dir, stage.name, ocfg.steps, step, tcfg.wandb, to_dict(cfg))
     train_step = nnx.jit(make_train_step(stage, cfg))
+    features = None
+    if stage.features is not None:
+        compute = nnx.jit(lambda frozen, video: stage.features(frozen, video.astype(jnp.float32) / 255.0))
+        features = FrozenFeatures(lambda video: compute(stage.frozen, video), mesh, tcfg.cache_frozen)
     schedule = learning_rate(ocfg)
     batch_sharding = sharding.batch_sharding(mesh)
     frames_per_step = ocfg.batch_size * cfg.data.clip_length
@@ -159,7 +165,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
                 batch = next(loader)
                 video = sharding.global_batch(batch["video_BTHWC"], batch_sharding)
                 started = time.perf_counter()
-                metrics = jax.device_get(train_step(stage.trainable, optimizer, stage.frozen, video,
+                inputs = features(batch["index_B"], video) if features is not None else {}
+                metrics = jax.device_get(train_step(stage.trainable, optimizer, stage.frozen, video, inputs,
                                                      jnp.asarray(step, jnp.int32), key))
                 if step == (latest or 0):
                     log.event(event="compiled", seconds=round(time.perf_counter() - started, 2))
