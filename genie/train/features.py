@@ -23,7 +23,9 @@ class FrozenFeatures:
     per clip index on this process when `cache` is on.
 
     A batch whose clips are all kept is gathered from memory; any other is computed whole. The
-    features are discrete (token and action indices), so a kept one is the recomputed one.
+    features are discrete (token and action indices), so a kept one is the recomputed one. The
+    cache lives in memory only: a resumed run starts without it, and as nearly every batch of the
+    next epoch holds some clip it has not seen, it runs at the uncached speed for up to an epoch.
     Memory: one clip's features at a time per clip seen (16 frames of 64 tokens and 15 actions:
     4.2 KB as int32)."""
 
