@@ -157,10 +157,8 @@ def test_caching_the_frozen_features_changes_no_loss(cfg, tiny_run, tmp_path):
 
 def test_frozen_features_are_computed_once_per_clip():
     mesh = sharding.make_mesh()
-    seen = []
 
     def compute(video_BTHWC):
-        seen.append(np.asarray(video_BTHWC[:, 0, 0, 0, 0]))
         return {"first_B": video_BTHWC[:, 0, 0, 0, 0].astype(jnp.int32) + 1000}
 
     features = FrozenFeatures(compute, mesh)
