@@ -102,11 +102,11 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
     key = jax.random.key(0)
     features, features_s = {}, 0.0
     if stage.features is not None:  # the frozen models' forward pass, paid once per clip when cached
-        compute = nnx.jit(lambda frozen, video: stage.features(frozen, video.astype(jnp.float32) / 255.0))
-        features = jax.block_until_ready(compute(stage.frozen, video))
+        compute = stage.frozen_features()
+        features = jax.block_until_ready(compute(video))
         start = time.perf_counter()
         for _ in range(steps):
-            jax.block_until_ready(compute(stage.frozen, video))
+            jax.block_until_ready(compute(video))
         features_s = (time.perf_counter() - start) / steps
     start = time.perf_counter()
     compiled = jax.jit(pure, donate_argnums=0).lower(state, video, features, jnp.int32(0), key).compile()

@@ -73,6 +73,11 @@ class Stage:
     # batch, computed outside the gradient step (once per clip with train.cache_frozen)
     features: Callable | None = None
 
+    def frozen_features(self) -> Callable:
+        """A jitted uint8 video_BTHWC -> `features` of it, by this stage's frozen models."""
+        compute = nnx.jit(lambda frozen, video: self.features(frozen, video.astype(jnp.float32) / 255.0))
+        return lambda video_BTHWC: compute(self.frozen, video_BTHWC)
+
 
 def _tile(video_NTHWC: np.ndarray) -> np.ndarray:
     """[N, T, H, W, C] -> one image [N*H, T*W, C] with clips as rows."""

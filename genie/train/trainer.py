@@ -147,8 +147,7 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     train_step = nnx.jit(make_train_step(stage, cfg))
     features = None
     if stage.features is not None:
-        compute = nnx.jit(lambda frozen, video: stage.features(frozen, video.astype(jnp.float32) / 255.0))
-        features = FrozenFeatures(lambda video: compute(stage.frozen, video), mesh, tcfg.cache_frozen)
+        features = FrozenFeatures(stage.frozen_features(), mesh, tcfg.cache_frozen)
     schedule = learning_rate(ocfg)
     batch_sharding = sharding.batch_sharding(mesh)
     frames_per_step = ocfg.batch_size * cfg.data.clip_length
