@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from genie import benchmark, cores
+from genie import benchmark, cores, hugepages
 from genie.config import config_from_command_line
 
 TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params, "train": benchmark.train,
@@ -43,4 +43,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    hugepages.restart_with_huge_pages()
     sys.exit(main())

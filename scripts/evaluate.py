@@ -11,6 +11,7 @@ import dataclasses
 import pathlib
 import sys
 
+from genie import hugepages
 from genie.config import ConfigError, apply_overrides
 from genie.data.shards import DataError
 from genie.train.checkpoint import CheckpointError
@@ -36,4 +37,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    hugepages.restart_with_huge_pages()
     sys.exit(main())

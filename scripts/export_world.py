@@ -12,6 +12,7 @@ import os
 import pathlib
 import sys
 
+from genie import hugepages
 from genie.config import ConfigError, apply_overrides
 from genie.data.shards import DataError
 from genie.train.checkpoint import CheckpointError
@@ -42,4 +43,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    hugepages.restart_with_huge_pages()
     sys.exit(main())

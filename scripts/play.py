@@ -14,7 +14,7 @@ true action names bound by the action map (right,right,jump).
 import argparse
 import sys
 
-from genie import cores
+from genie import cores, hugepages
 
 
 def main(argv=None) -> int:
@@ -91,4 +91,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    hugepages.restart_with_huge_pages()
     sys.exit(main())

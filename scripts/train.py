@@ -11,6 +11,7 @@ stopped. SIGTERM or Ctrl-C saves a checkpoint and exits. Multi-host: see the REA
 import argparse
 import sys
 
+from genie import hugepages
 from genie.config import ConfigError, config_from_command_line
 from genie.data.shards import DataError
 from genie.train.checkpoint import CheckpointError
@@ -49,4 +50,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    hugepages.restart_with_huge_pages()
     sys.exit(main())
