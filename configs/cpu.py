@@ -4,9 +4,9 @@ as tall as the view), all stages.
     python scripts/train.py                      # = --config configs/cpu.py --workdir runs/cpu
 
 Expected on 2 CPU cores: data in 3-8 s (8,192 train clips), the pixel-code tokenizer (k-means,
-~17 s), LAM (1,500 steps, 19.5 min), dynamics (2,400 steps, 36.3 min: ~1.0 s a step until every
-clip's frozen features are cached, then ~0.75 s) and the evaluation on 256 held-out clips
-(~4 min): 60 minutes; held out, tokenizer PSNR 38.5 dB, LAM NMI 0.37 with the true actions,
+~15 s), LAM (1,500 steps, 11 min), dynamics (2,400 steps, 26.4 min: 0.85 s a step until every
+clip's frozen features are cached, then 0.52 s) and the evaluation on 256 held-out clips
+(~3.5 min): 42 minutes; held out, tokenizer PSNR 38.5 dB, LAM NMI 0.37 with the true actions,
 ΔtPSNR at t = 4 1.9 dB, rollouts at t = 4 0.9 dB above copying the last frame (see the README's
 results).
 """

@@ -20,15 +20,23 @@ import sys
 TUNABLE = "glibc.malloc.hugetlb"
 
 
+def enable_for_new_processes() -> bool:
+    """Add `glibc.malloc.hugetlb=1` to this process's GLIBC_TUNABLES, which the processes it starts
+    from now on inherit. False, changing nothing, where the tunable is already named or malloc is
+    not glibc's."""
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if TUNABLE in tunables or sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    os.environ["GLIBC_TUNABLES"] = f"{tunables}:{TUNABLE}=1" if tunables else f"{TUNABLE}=1"
+    return True
+
+
 def restart_with_huge_pages() -> None:
-    """Re-execute this Python process with `glibc.malloc.hugetlb=1` added to GLIBC_TUNABLES.
+    """Re-execute this Python process with the tunable set, unless it already is.
 
     Call it first thing under `if __name__ == "__main__":`, never from library code: it replaces
     the running process."""
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if TUNABLE in tunables or sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
-        return
-    os.environ["GLIBC_TUNABLES"] = f"{tunables}:{TUNABLE}=1" if tunables else f"{TUNABLE}=1"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, sys.orig_argv)
+    if enable_for_new_processes():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, sys.orig_argv)

@@ -2,10 +2,15 @@ import pathlib
 
 import pytest
 
+from genie import hugepages
 from genie.config import load_config
 from genie.data.dataset import prepare_dataset
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# The test workers and the scripts the tests start run with glibc's huge-page malloc, as the
+# scripts do on their own (genie/hugepages.py); this file is read before the workers start.
+hugepages.enable_for_new_processes()
 
 
 @pytest.fixture(scope="session")
