@@ -17,7 +17,7 @@ from genie.envs import render as R
 
 # Raised whenever physics or drawing change, so that a dataset made by an older platformer is
 # not silently mixed with the current one.
-VERSION = 4
+VERSION = 5
 ACTION_NAMES = ("noop", "left", "right", "jump", "left+jump", "right+jump")
 NUM_ACTIONS = len(ACTION_NAMES)
 _ACTION_DX = np.array([0, -1, 1, 0, -1, 1])

@@ -74,11 +74,12 @@ def tile_textures(theme: int, tp: int, flat: bool = False) -> tuple[np.ndarray, 
     return np.clip(rgb, 0, 255), alpha
 
 
-def _background(theme: int, height_px: int, width_px: int, seed: int, flat: bool) -> np.ndarray:
+def _background(theme: int, height_px: int, width_px: int, tp: int, seed: int, flat: bool) -> np.ndarray:
     sky_top, sky_bottom, deco = _THEMES[theme][:3]
     rng = np.random.default_rng([seed, 7])
     frac = np.linspace(0, 1, height_px, dtype=np.float32)[:, None, None]
     image = np.broadcast_to(sky_top * (1 - frac) + sky_bottom * frac, (height_px, width_px, 3)).copy()
+    _skyline(image, tp, rng)
     kind = _DECORATION[theme]
     if kind == "stars":
         if flat:  # single-pixel stars are the one detail smaller than a tile
@@ -100,6 +101,24 @@ def _background(theme: int, height_px: int, width_px: int, seed: int, flat: bool
         mask = np.arange(height_px, dtype=np.float32)[:, None] > crest[None, :]
         image[mask] = 0.5 * deco + 0.5 * image[mask]
     return image
+
+
+def _skyline(image_HWC: np.ndarray, tp: int, rng: np.random.Generator) -> None:
+    """Draws a far skyline into the sky: towers one to three tiles wide, one to two tiles apart,
+    their roofs on tile rows, darker than a light sky or lighter than a dark one. Their upright
+    edges show the scene's horizontal scrolling over the whole height of the view: over a plain
+    sky only the ground's mortar lines did, and the player's rising and falling, drawn in far
+    stronger contrast, outweighed them in every pixel loss (so the LAM's actions followed it).
+    Whole tiles and one shade keep the patches they make few, for the tokenizer."""
+    height_px, width_px = image_HWC.shape[:2]
+    target = 0.0 if image_HWC[:, 0].mean() > 100 else 255.0
+    x = 0
+    while x < width_px:
+        width, gap = tp * rng.integers(1, 4), tp * rng.integers(1, 3)
+        top = tp * int(rng.integers(1, height_px // tp // 2))
+        tower = image_HWC[top:, x:x + width]
+        tower[...] = 0.6 * tower + 0.4 * target
+        x += width + gap
 
 
 def _brick_seams(texture_RC: np.ndarray, tp: int) -> np.ndarray:
@@ -130,7 +149,7 @@ def draw_level(level: L.Level, tp: int, flat: bool = False, margin: int = 0) -> 
     # Tile pixels: [rows, cols, tp, tp, C] -> [rows * tp, cols * tp, C].
     tiles_rgb = rgb[texture].transpose(0, 2, 1, 3, 4).reshape(rows * tp, cols * tp, 3)
     tiles_a = alpha[texture].transpose(0, 2, 1, 3).reshape(rows * tp, cols * tp, 1)
-    image = _background(level.theme, rows * tp, cols * tp, level.seed, flat)
+    image = _background(level.theme, rows * tp, cols * tp, tp, level.seed, flat)
     image = tiles_a * tiles_rgb + (1 - tiles_a) * image
     image[_brick_seams(texture, tp)] *= 0.7
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)
