@@ -33,6 +33,9 @@ class EnvConfig:
     frame_skip: int = 1  # physics steps per env step (the action repeats over them)
     friction: float = 0.0  # share of the horizontal speed kept from the step before; 0: none
     style: str = "detailed"  # detailed | flat (no pixel grain on the ground, no stars): easier to tokenize
+    # A far skyline of towers in the sky, whose upright edges show sideways scrolling over the
+    # whole view: the LAM's actions then follow the scroll (README, Results: "What the skyline does").
+    skyline: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

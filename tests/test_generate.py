@@ -91,6 +91,13 @@ def test_existing_dataset_is_kept_or_refused(tiny_cfg, tiny_data):
             (tiny_data / shards.MANIFEST).write_text(json.dumps(older))
             with pytest.raises(shards.DataError, match=message):
                 prepare_dataset(tiny_cfg, tiny_data)
+        # A manifest from before a field existed is kept where the field is at its default...
+        config = {**manifest["config"], "env": {k: v for k, v in manifest["config"]["env"].items() if k != "skyline"}}
+        (tiny_data / shards.MANIFEST).write_text(json.dumps({**manifest, "config": config}))
+        assert prepare_dataset(tiny_cfg, tiny_data, log=lambda *_: None)["config"] == config
+        # ...and refused where it is not.
+        with pytest.raises(shards.DataError, match="env.skyline: False there, True wanted"):
+            prepare_dataset(override(tiny_cfg, {"env.skyline": True}), tiny_data)
     finally:
         (tiny_data / shards.MANIFEST).write_text(json.dumps(manifest))
 

@@ -6,7 +6,7 @@ import pathlib
 
 import numpy as np
 
-from genie.config import Config, dict_differences, to_dict
+from genie.config import Config, DataConfig, EnvConfig, dict_differences, to_dict
 from genie.data import shards
 from genie.data.generate import PLATFORMER_VERSION, POLICY_VERSION, generate_dataset
 
@@ -20,7 +20,9 @@ def prepare_dataset(cfg: Config, out_dir: str | pathlib.Path, overwrite: bool = 
     wanted = {"env": to_dict(cfg.env), "data": {**to_dict(cfg.data), "dir": None}}
     if (out_dir / shards.MANIFEST).exists() and not overwrite:
         manifest = shards.read_manifest(out_dir)
-        made_with = {k: manifest.get("config", {}).get(k) or {} for k in wanted}
+        # A field added since the dataset was made had its default's effect then.
+        defaults = {"env": to_dict(EnvConfig()), "data": to_dict(DataConfig())}
+        made_with = {k: {**defaults[k], **(manifest.get("config", {}).get(k) or {})} for k in wanted}
         made_with["data"] = {**made_with["data"], "dir": None}
         diffs = dict_differences(made_with, wanted, "there", "wanted")
         if manifest.get("platformer_version") != PLATFORMER_VERSION:

@@ -17,7 +17,7 @@ from genie.envs import render as R
 
 # Raised whenever physics or drawing change, so that a dataset made by an older platformer is
 # not silently mixed with the current one.
-VERSION = 5
+VERSION = 4
 ACTION_NAMES = ("noop", "left", "right", "jump", "left+jump", "right+jump")
 NUM_ACTIONS = len(ACTION_NAMES)
 _ACTION_DX = np.array([0, -1, 1, 0, -1, 1])
@@ -78,7 +78,7 @@ class VecPlatformer:
         self.grid[i] = L.WALL
         self.grid[i, :cfg.level_height, :n] = level.grid_HW
         self.grid[i, cfg.level_height:, :n] = L.EMPTY
-        image = R.draw_level(level, self.tp, cfg.style == "flat", self.margin)
+        image = R.draw_level(level, self.tp, cfg.style == "flat", self.margin, cfg.skyline)
         self.images[i, :, :image.shape[1]] = image
         self.level_seed[i], self.length[i], self.coin_col[i] = level_seed, n, level.coin_col
         self.x[i], self.y[i] = level.start_xy

@@ -74,12 +74,14 @@ def tile_textures(theme: int, tp: int, flat: bool = False) -> tuple[np.ndarray, 
     return np.clip(rgb, 0, 255), alpha
 
 
-def _background(theme: int, height_px: int, width_px: int, tp: int, seed: int, flat: bool) -> np.ndarray:
+def _background(theme: int, height_px: int, width_px: int, tp: int, seed: int, flat: bool,
+                skyline: bool) -> np.ndarray:
     sky_top, sky_bottom, deco = _THEMES[theme][:3]
     rng = np.random.default_rng([seed, 7])
     frac = np.linspace(0, 1, height_px, dtype=np.float32)[:, None, None]
     image = np.broadcast_to(sky_top * (1 - frac) + sky_bottom * frac, (height_px, width_px, 3)).copy()
-    _skyline(image, tp, rng)
+    if skyline:
+        _skyline(image, tp, rng)
     kind = _DECORATION[theme]
     if kind == "stars":
         if flat:  # single-pixel stars are the one detail smaller than a tile
@@ -137,7 +139,7 @@ def _brick_seams(texture_RC: np.ndarray, tp: int) -> np.ndarray:
     return seams.transpose(0, 2, 1, 3).reshape(rows * tp, cols * tp)
 
 
-def draw_level(level: L.Level, tp: int, flat: bool = False, margin: int = 0) -> np.ndarray:
+def draw_level(level: L.Level, tp: int, flat: bool = False, margin: int = 0, skyline: bool = False) -> np.ndarray:
     """The level's static image, uint8 [level_height * tp, (length + 2 * margin) * tp, 3], with
     `margin` columns of wall beyond each end of the level."""
     grid = np.pad(level.grid_HW, ((0, 0), (margin, margin)), constant_values=L.WALL)
@@ -149,7 +151,7 @@ def draw_level(level: L.Level, tp: int, flat: bool = False, margin: int = 0) -> 
     # Tile pixels: [rows, cols, tp, tp, C] -> [rows * tp, cols * tp, C].
     tiles_rgb = rgb[texture].transpose(0, 2, 1, 3, 4).reshape(rows * tp, cols * tp, 3)
     tiles_a = alpha[texture].transpose(0, 2, 1, 3).reshape(rows * tp, cols * tp, 1)
-    image = _background(level.theme, rows * tp, cols * tp, tp, level.seed, flat)
+    image = _background(level.theme, rows * tp, cols * tp, tp, level.seed, flat, skyline)
     image = tiles_a * tiles_rgb + (1 - tiles_a) * image
     image[_brick_seams(texture, tp)] *= 0.7
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)
