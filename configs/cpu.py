@@ -3,10 +3,11 @@ as tall as the view, a skyline behind them), all stages.
 
     python scripts/train.py                      # = --config configs/cpu.py --workdir runs/cpu
 
-Expected on 2 CPU cores: data in 3-8 s (8,192 train clips), the pixel-code tokenizer (k-means,
-~15 s), LAM (1,500 steps, ~12 min), dynamics (3,600 steps, ~38 min: 0.98 s a step until every
-clip's frozen features are cached, then 0.52 s) and the evaluation on 256 held-out clips
-(~3.5 min): ~54 minutes; held out, tokenizer PSNR 32 dB, LAM NMI 0.74 with the true actions,
+Expected on 2 CPU cores (the faster of two machines of one kind; on the slower one each stage
+takes 1.6-1.7x as long, 93 minutes in all): data in 3-8 s (8,192 train clips), the pixel-code
+tokenizer (k-means, ~15 s), LAM (1,500 steps, ~12 min), dynamics (3,600 steps, ~39 min: 0.98 s a
+step until every clip's frozen features are cached, then 0.52 s) and the evaluation on 256
+held-out clips (~3.5 min): ~54 minutes; held out, tokenizer PSNR 32 dB, LAM NMI 0.74 with the true actions,
 ΔtPSNR at t = 4 2.8 dB, rollouts at t = 4 1.4 dB above copying the last frame (see the README's
 results).
 """
