@@ -47,3 +47,15 @@ def test_mix_shifts_is_the_weighted_sum_of_moved_frames():
     moved_BTSNP = patchify(motion.moved(frames, r).reshape(b, -1, h, w, 3), patch).reshape(b, t, -1, n, patch * patch * 3)
     expected = unpatchify(jnp.einsum("btns,btsnp->btnp", weights, moved_BTSNP), patch, h, w)
     np.testing.assert_allclose(motion.mix_shifts(frames, weights, r, patch), expected, atol=1e-6)
+
+
+def test_shift_costs_are_the_patch_means_of_moved_frames():
+    """The fused costs equal the patch means of squared differences to `moved` frames."""
+    video = jax.random.uniform(jax.random.key(3), (2, 3, 16, 24, 3))
+    r, patch = 2, 8
+    grey = jnp.mean(video, axis=-1, keepdims=True)
+    error_BTSHW = jnp.square(grey[:, 1:, None] - motion.moved(grey[:, :-1], r))[..., 0]
+    b, t, s, h, w = error_BTSHW.shape
+    expected = error_BTSHW.reshape(b, t, s, h // patch, patch, w // patch, patch).mean(axis=(4, 6))
+    expected = expected.transpose(0, 1, 3, 4, 2).reshape(b, t, -1, s)
+    np.testing.assert_allclose(motion.shift_costs(video, r, patch), expected, rtol=1e-6, atol=1e-8)
