@@ -43,7 +43,7 @@ def get_config() -> Config:
         dynamics=DynamicsConfig(width=128, ffw=512, heads=4, layers=4, maskgit_steps=8, temperature=0.5),
         train=TrainConfig(
             tokenizer=OptimConfig(steps=0, batch_size=8, lr=1e-3, warmup_steps=100),
-            lam=OptimConfig(steps=1500, batch_size=8, lr=1e-3, warmup_steps=100),
+            lam=OptimConfig(steps=3000, batch_size=8, lr=1e-3, warmup_steps=100),
             # With the skyline the scene has more to predict: at 2,400 steps ΔtPSNR@4 was 0.87 dB and
             # rollouts fell below copying; at 3,600, 2.78 dB and 1.45 dB above it.
             dynamics=OptimConfig(steps=4000, batch_size=8, lr=1e-3, warmup_steps=100),

@@ -84,17 +84,11 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
 
     from genie.train.optim import make_optimizer
     from genie.train.stages import make_stage
-    from genie.train.trainer import make_train_step
+    from genie.train.trainer import jit_train_step
 
     stage = make_stage(stage_name, cfg)
     optimizer = nnx.Optimizer(stage.trainable, make_optimizer(stage.optim), wrt=nnx.Param)
-    graphdef, state = nnx.split((stage.trainable, optimizer, stage.frozen))
-    update = make_train_step(stage, cfg)
-
-    def pure(state, video, features, step, key):
-        trainable, optimizer, frozen = nnx.merge(graphdef, state)
-        metrics = update(trainable, optimizer, frozen, video, features, step, key)
-        return nnx.state((trainable, optimizer, frozen)), metrics["loss"]
+    step_fn, state, frozen_state = jit_train_step(stage, cfg, optimizer)
 
     b, t = stage.optim.batch_size, cfg.data.clip_length
     video = jnp.asarray(np.random.default_rng(0).integers(0, 256, (b, t, cfg.env.height, cfg.env.width, 3),
@@ -109,16 +103,16 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
             jax.block_until_ready(compute(video))
         features_s = (time.perf_counter() - start) / steps
     start = time.perf_counter()
-    compiled = jax.jit(pure, donate_argnums=0).lower(state, video, features, jnp.int32(0), key).compile()
+    compiled = step_fn.lower(state, frozen_state, video, features, jnp.int32(0), key).compile()
     compile_s = time.perf_counter() - start
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
-    state, loss = compiled(state, video, features, jnp.int32(0), key)  # warm-up
-    loss.block_until_ready()
+    state, metrics = compiled(state, frozen_state, video, features, jnp.int32(0), key)  # warm-up
+    jax.block_until_ready(metrics)
     start = time.perf_counter()
     for step in range(1, steps + 1):
-        state, loss = compiled(state, video, features, jnp.int32(step), key)
-    loss.block_until_ready()
+        state, metrics = compiled(state, frozen_state, video, features, jnp.int32(step), key)
+    jax.block_until_ready(metrics)
     step_s = (time.perf_counter() - start) / steps
     return {
         "step_s": round(step_s, 4),  # with the frozen models' features given (a cached clip)

@@ -74,9 +74,12 @@ class Stage:
     features: Callable | None = None
 
     def frozen_features(self) -> Callable:
-        """A jitted uint8 video_BTHWC -> `features` of it, by this stage's frozen models."""
-        compute = nnx.jit(lambda frozen, video: self.features(frozen, video.astype(jnp.float32) / 255.0))
-        return lambda video_BTHWC: compute(self.frozen, video_BTHWC)
+        """A jitted uint8 video_BTHWC -> `features` of it, by this stage's frozen models as they
+        are now (split once: nnx.jit would walk their graphs at every call)."""
+        graphdef, state = nnx.split(self.frozen)
+        compute = jax.jit(lambda state, video: self.features(nnx.merge(graphdef, state),
+                                                             video.astype(jnp.float32) / 255.0))
+        return lambda video_BTHWC: compute(state, video_BTHWC)
 
 
 def _tile(video_NTHWC: np.ndarray) -> np.ndarray:
