@@ -98,8 +98,9 @@ def jit_train_step(stage: Stage, cfg: Config, optimizer: nnx.Optimizer):
     (step_fn, state, frozen_state) where step_fn(state, frozen_state, video, features, step, key)
     -> (new state, metrics); state is nnx.state((stage.trainable, optimizer)), donated to each call (the modules hold
     deleted arrays until `nnx.update` gives them a returned state). nnx.jit would walk the
-    trainable, optimizer and frozen models' graphs at every call: ~0.1 s of Python a step at
-    configs/cpu.py, where the step itself computes for ~0.5 s."""
+    trainable, optimizer and frozen models' graphs at every call; at configs/cpu.py that cost
+    little (a cached dynamics step 0.475 s with it, 0.470 without), but the benchmark now times
+    the very function training runs."""
     update = make_train_step(stage, cfg)
     graphdef, state = nnx.split((stage.trainable, optimizer))
     frozen_graphdef, frozen_state = nnx.split(stage.frozen)
