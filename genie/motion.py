@@ -28,12 +28,20 @@ def shifts(radius: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
 
 
+def each_moved(frames_BTHW: jax.Array, radius: int):
+    """Yields the frames moved by each shift (`shifts`), one at a time: at (y, x) the frame's pixel
+    at (y + dy, x + dx), edges repeated (axes after W, such as channels, ride along). Consumed one
+    at a time, XLA fuses each into its use instead of materialising every moved frame."""
+    h, w, r = frames_BTHW.shape[2], frames_BTHW.shape[3], radius
+    pad = [(0, 0), (0, 0), (r, r), (r, r)] + [(0, 0)] * (frames_BTHW.ndim - 4)
+    padded = jnp.pad(frames_BTHW, pad, mode="edge")
+    for dy, dx in shifts(r):
+        yield padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w]
+
+
 def moved(frames_BTHWC: jax.Array, radius: int) -> jax.Array:
-    """[B, T, S, H, W, C]: each frame moved by each shift (`shifts`): at (y, x) the frame's pixel
-    at (y + dy, x + dx), edges repeated."""
-    h, w, r = frames_BTHWC.shape[2], frames_BTHWC.shape[3], radius
-    padded = jnp.pad(frames_BTHWC, [(0, 0), (0, 0), (r, r), (r, r), (0, 0)], mode="edge")
-    return jnp.stack([padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w] for dy, dx in shifts(r)], axis=2)
+    """[B, T, S, H, W, C]: each frame moved by each shift (`each_moved`)."""
+    return jnp.stack(list(each_moved(frames_BTHWC, radius)), axis=2)
 
 
 def mix_shifts(frames_BTHWC: jax.Array, weights_BTNS: jax.Array, radius: int, patch: int) -> jax.Array:
@@ -42,13 +50,10 @@ def mix_shifts(frames_BTHWC: jax.Array, weights_BTNS: jax.Array, radius: int, pa
     XLA fuses, instead of materialising every moved frame: ~7x faster with its gradient at the
     cpu config's shapes."""
     b, t, h, w, c = frames_BTHWC.shape
-    r = radius
     weights = weights_BTNS.reshape(b, t, h // patch, 1, w // patch, 1, 1, -1)
-    padded = jnp.pad(frames_BTHWC, [(0, 0), (0, 0), (r, r), (r, r), (0, 0)], mode="edge")
     out = jnp.zeros((b, t, h // patch, patch, w // patch, patch, c), frames_BTHWC.dtype)
-    for s, (dy, dx) in enumerate(shifts(r)):
-        shifted = padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w].reshape(out.shape)
-        out = out + shifted * weights[..., s]
+    for s, shifted in enumerate(each_moved(frames_BTHWC, radius)):
+        out = out + shifted.reshape(out.shape) * weights[..., s]
     return out.reshape(b, t, h, w, c)
 
 
@@ -59,11 +64,9 @@ def shift_costs(video_BTHWC: jax.Array, radius: int, patch: int) -> jax.Array:
     faster at the cpu config's shapes."""
     grey_BTHW = jnp.mean(video_BTHWC, axis=-1)
     b, t, h, w = grey_BTHW.shape
-    r = radius
-    padded = jnp.pad(grey_BTHW[:, :-1], [(0, 0), (0, 0), (r, r), (r, r)], mode="edge")
     costs = []
-    for dy, dx in shifts(r):
-        error_BTHW = jnp.square(grey_BTHW[:, 1:] - padded[:, :, r + dy:r + dy + h, r + dx:r + dx + w])
+    for shifted_BTHW in each_moved(grey_BTHW[:, :-1], radius):
+        error_BTHW = jnp.square(grey_BTHW[:, 1:] - shifted_BTHW)
         patches = error_BTHW.reshape(b, t - 1, h // patch, patch, w // patch, patch).mean(axis=(3, 5))
         costs.append(patches.reshape(b, t - 1, -1))
     return jnp.stack(costs, axis=-1)
