@@ -8,7 +8,7 @@ fresh clone): 55.5 minutes in all; data and k-means ~0.5 min (8,192 train clips)
 (17.6 min), dynamics 4,000 steps (33.9 min: 0.58 s a step until every clip's frozen features are
 cached, then 0.47 s), evaluation on 256 held-out clips (3.5 min). Held out: tokenizer PSNR 31.5 dB,
 LAM NMI 0.75 with the true actions, ΔtPSNR at t = 4 2.7 dB, rollouts at t = 4 1.7 dB above
-copying the last frame (README, "The default run, now"). Clips of 16 frames (LAM 1,500, dynamics
+copying the last frame (README, "The default run"). Clips of 16 frames (LAM 1,500, dynamics
 3,600 steps) reach the same targets but take 92.6 minutes on that machine.
 """
 
