@@ -107,3 +107,15 @@ def test_the_shipped_world_plays_with_no_arguments_and_fits_the_size_limit(tmp_p
     assert result.returncode == 0, result.stderr[-2000:]
     frames = iio.imread(gif)
     assert frames.shape[0] == 4 and frames.shape[1:3] == (256, 256)  # the prompt and three steps, scaled 4x
+
+
+def test_the_shipped_worlds_own_held_out_evaluation_holds_the_default_recipes_targets():
+    metrics = json.loads((SHIPPED / "eval" / "metrics.json").read_text())
+    meta, dynamics = metrics["meta"], metrics["dynamics"]
+    assert meta["split"] == "test" and meta["clips"] >= 256 and all(meta["complete"].values())
+    assert meta["checkpoint_steps"] == {s: v["step"] for s, v in json.loads((SHIPPED / "world.json").read_text())[
+        "stages"].items()}, "the evaluation is of other weights than the shipped ones"
+    assert metrics["tokenizer"]["psnr"] >= 30.0
+    assert metrics["lam"]["nmi"] >= 0.5
+    assert dynamics["delta_psnr_t4"] >= 1.0
+    assert dynamics["rollout_psnr"]["4"] > dynamics["copy_last_frame_psnr"]["4"]
