@@ -198,7 +198,11 @@ class World:
         self._state, self.frames, self.actions = state, frames, actions
 
     def save(self, path: str | pathlib.Path, fps: int = 8, scale: int = 4) -> pathlib.Path:
-        """The session as a GIF or MP4 (by the suffix), scaled up `scale` times."""
+        """The session as a GIF or MP4 (by the suffix), scaled up `scale` times.
+
+        A GIF shows a frame equal to the one before it as a longer showing of that frame (Pillow
+        merges them); an MP4 keeps one frame per step.
+        """
         import imageio.v3 as iio
 
         path = pathlib.Path(path)
