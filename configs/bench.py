@@ -7,14 +7,13 @@ dimension 32; LAM width 256, 4+4 blocks, patch 16, 6 actions; dynamics width 256
 25 MaskGIT steps.
 """
 
-from genie.config import Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, TokenizerConfig
+from genie.config import Config, DataConfig, DynamicsConfig, LAMConfig, TokenizerConfig
 
 
 def get_config() -> Config:
     return Config(
         name="bench",
-        env=EnvConfig(height=64, width=64),
-        data=DataConfig(clip_length=16),
+        data=DataConfig(height=64, width=64, clip_length=16),
         tokenizer=TokenizerConfig(patch_size=8, width=256, ffw=1024, heads=8, encoder_layers=4, decoder_layers=4,
                                   num_codes=1024, code_dim=32),
         lam=LAMConfig(patch_size=16, width=256, ffw=1024, heads=8, encoder_layers=4, decoder_layers=4,

@@ -7,14 +7,13 @@ layers of width 512 (6 actions, patch 16), dynamics 12 layers of width 512; 16 f
 64x64. Sized for accelerators: a training step takes minutes on a 2-core CPU.
 """
 
-from genie.config import Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, TokenizerConfig
+from genie.config import Config, DataConfig, DynamicsConfig, LAMConfig, TokenizerConfig
 
 
 def get_config() -> Config:
     return Config(
         name="coinrun",
-        env=EnvConfig(height=64, width=64),
-        data=DataConfig(clip_length=16, train_clips=625_000, val_clips=5_000, test_clips=5_000),
+        data=DataConfig(height=64, width=64, clip_length=16, train_clips=625_000, val_clips=5_000, test_clips=5_000),
         tokenizer=TokenizerConfig(patch_size=4, width=512, ffw=2048, heads=8, encoder_layers=8, decoder_layers=8,
                                   num_codes=1024, code_dim=32),
         lam=LAMConfig(patch_size=16, width=512, ffw=2048, heads=8, encoder_layers=8, decoder_layers=8,

@@ -8,16 +8,17 @@ Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a se
 stage trains 6 steps, the whole pipeline in about a minute (most of it compiling).
 """
 
-from genie.config import (Config, DataConfig, DynamicsConfig, EnvConfig, LAMConfig, OptimConfig, TokenizerConfig,
+from genie.config import (Config, DataConfig, DynamicsConfig, LAMConfig, OptimConfig, PlatformerConfig,
+                          TokenizerConfig,
                           TrainConfig)
 
 
 def get_config() -> Config:
     return Config(
         name="tiny",
-        env=EnvConfig(height=32, width=32, tiles_per_view=8, min_level_length=24, max_level_length=40),
-        data=DataConfig(clip_length=8, train_clips=48, val_clips=16, test_clips=16, clips_per_shard=16,
-                        envs_per_worker=4, workers=1),
+        platformer=PlatformerConfig(tiles_per_view=8, min_level_length=24, max_level_length=40, envs_per_worker=4),
+        data=DataConfig(height=32, width=32, clip_length=8, train_clips=48, val_clips=16, test_clips=16,
+                        clips_per_shard=16, workers=1),
         tokenizer=TokenizerConfig(patch_size=8, width=32, ffw=64, heads=2, encoder_layers=1, decoder_layers=1,
                                   num_codes=64, code_dim=8),
         lam=LAMConfig(patch_size=16, width=32, ffw=64, heads=2, encoder_layers=1, decoder_layers=1,

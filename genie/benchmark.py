@@ -12,7 +12,7 @@ import numpy as np
 
 from genie.config import Config
 from genie.data import shards
-from genie.data.generate import generate_dataset
+from genie.data.sources import get_source
 from genie.data.loader import Loader
 
 
@@ -20,7 +20,7 @@ def datagen(cfg: Config, batch_size: int = 8, load_batches: int = 200) -> dict:
     """Generation of cfg's dataset to disk (all workers), writing alone, and loading batches."""
     with tempfile.TemporaryDirectory() as tmp:
         out = pathlib.Path(tmp) / "data"
-        manifest = generate_dataset(cfg, out, log=lambda *_: None)
+        manifest = get_source(cfg.data.source).generate(cfg, out, log=lambda *_: None)
         frames = sum(s["num_clips"] for s in manifest["splits"].values()) * cfg.data.clip_length
 
         # Writing alone: re-encode and write clips already in memory.
@@ -38,7 +38,7 @@ def datagen(cfg: Config, batch_size: int = 8, load_batches: int = 200) -> dict:
             batch = next(loader)
         load_s = time.perf_counter() - start
     return {
-        "resolution": [cfg.env.height, cfg.env.width],
+        "resolution": [cfg.data.height, cfg.data.width],
         "clip_length": cfg.data.clip_length,
         "frames": frames,
         "workers": manifest["generation"]["workers"],
@@ -91,7 +91,7 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
     step_fn, state, frozen_state = jit_train_step(stage, cfg, optimizer)
 
     b, t = stage.optim.batch_size, cfg.data.clip_length
-    video = jnp.asarray(np.random.default_rng(0).integers(0, 256, (b, t, cfg.env.height, cfg.env.width, 3),
+    video = jnp.asarray(np.random.default_rng(0).integers(0, 256, (b, t, cfg.data.height, cfg.data.width, 3),
                                                           dtype=np.uint8))
     key = jax.random.key(0)
     features, features_s = {}, 0.0
@@ -122,7 +122,7 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "flops_per_step": float(cost.get("flops", 0.0)),
         "achieved_flop_per_s": round(float(cost.get("flops", 0.0)) / step_s, 1),
-        "batch": [b, t, cfg.env.height, cfg.env.width],
+        "batch": [b, t, cfg.data.height, cfg.data.width],
     }
 
 
@@ -167,7 +167,7 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
     world = World(cfg, models, devices=devices)
     actions = lambda n: [i % world.num_actions for i in range(n)]
     start = time.perf_counter()
-    world.reset(np.zeros((cfg.env.height, cfg.env.width, 3), np.uint8))
+    world.reset(np.zeros((cfg.data.height, cfg.data.width, 3), np.uint8))
     world.step(0)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -213,6 +213,6 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
         "context": world.context,
         "devices": world.devices,
         "slide": world.slide,
-        "frame": [cfg.env.height, cfg.env.width],
+        "frame": [cfg.data.height, cfg.data.width],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

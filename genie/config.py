@@ -20,42 +20,46 @@ class ConfigError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class EnvConfig:
-    """The procedural platformer."""
+class PlatformerConfig:
+    """The procedural platformer (the "platformer" data source): its levels, physics and drawing,
+    and the exploration policy that plays it. The frames' size is the data's."""
 
-    height: int = 64  # frame height in pixels
-    width: int = 64  # frame width in pixels
     tiles_per_view: int = 8  # the view is this many tiles tall; sets the tile size in pixels
     level_height: int = 10  # level height in tiles (taller than the view: the camera follows)
     min_level_length: int = 48  # level length in tiles, drawn per level
     max_level_length: int = 96
     max_episode_steps: int = 500  # time limit: the episode is truncated here
-    frame_skip: int = 1  # physics steps per env step (the action repeats over them)
     friction: float = 0.0  # share of the horizontal speed kept from the step before; 0: none
     style: str = "detailed"  # detailed | flat (no pixel grain on the ground, no stars): easier to tokenize
     # A far skyline of towers in the sky, whose upright edges show sideways scrolling over the
-    # whole view: the LAM's actions then follow the scroll (README, Results: "What the skyline does").
+    # whole view (docs/record.md, "What the skyline does").
     skyline: bool = False
+    envs_per_worker: int = 32  # environments stepped together by one generation worker
+    action_repeat: tuple[int, int] = (1, 8)  # the exploration policy holds an action this long
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Clip generation, the on-disk dataset and loading."""
+    """The clips: where they come from, their size, the on-disk dataset and loading."""
 
+    # The source that makes the dataset when data.dir holds none (genie/data/sources/); a dataset
+    # that is already there is used whatever its source (its manifest names it).
+    source: str = "platformer"
     dir: str = ""  # dataset folder; empty means data/<config name>
+    height: int = 64  # frame height in pixels
+    width: int = 64  # frame width in pixels
     clip_length: int = 16  # frames per clip (T)
     train_clips: int = 4096
     val_clips: int = 256
     test_clips: int = 256
-    # Level-seed ranges [start, stop) of each split; disjoint so that val/test levels are unseen.
+    # Level-seed ranges [start, stop) of each split, for sources with levels; disjoint so that
+    # val/test levels are unseen.
     train_seeds: tuple[int, int] = (0, 10_000)
     val_seeds: tuple[int, int] = (1_000_000, 1_010_000)
     test_seeds: tuple[int, int] = (2_000_000, 2_010_000)
     clips_per_shard: int = 512
-    envs_per_worker: int = 32  # environments stepped together by one generation worker
     workers: int = 0  # generation processes; 0 means one per CPU core
-    action_repeat: tuple[int, int] = (1, 8)  # the exploration policy holds an action this long
-    seed: int = 0  # seeds the exploration policy
+    seed: int = 0  # seeds generation (a source's policy) and the split of imported videos
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,8 +187,8 @@ class EvalConfig:
 class Config:
     name: str = "default"
     seed: int = 0
-    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    platformer: PlatformerConfig = dataclasses.field(default_factory=PlatformerConfig)
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     lam: LAMConfig = dataclasses.field(default_factory=LAMConfig)
     dynamics: DynamicsConfig = dataclasses.field(default_factory=DynamicsConfig)
@@ -313,9 +317,31 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
+def upgrade_config_dict(tree: dict) -> dict:
+    """A config (or a checkpoint's signature) as JSON, from before the platformer became one data
+    source among several, in today's layout: its `env` section held both the frame size (now
+    data.height/width) and the game's settings (now `platformer`, with the generator's
+    envs_per_worker and action_repeat from `data`); a signature's clip_length is data's."""
+    tree = json.loads(json.dumps(tree))
+    data = tree.get("data", {})
+    platformer = {k: data.pop(k) for k in ("envs_per_worker", "action_repeat") if k in data}
+    if "clip_length" in tree:
+        data["clip_length"] = tree.pop("clip_length")
+    env = tree.pop("env", None) or {}
+    data.update({k: env.pop(k) for k in ("height", "width") if k in env})
+    env.pop("frame_skip", None)  # always 1: one physics step per step
+    platformer.update(env)
+    if data:
+        tree["data"] = data
+    if platformer:
+        tree["platformer"] = {**platformer, **tree.get("platformer", {})}
+    return tree
+
+
 def config_from_dict(tree: dict) -> Config:
-    """The inverse of to_dict (e.g. a run's config.json); unknown fields are refused."""
-    return override(Config(), _flatten(tree))
+    """The inverse of to_dict (e.g. a run's config.json, of this or an earlier layout); unknown
+    fields are refused."""
+    return override(Config(), _flatten(upgrade_config_dict(tree)))
 
 
 def to_dict(cfg) -> dict:

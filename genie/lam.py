@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genie.config import ConfigError, EnvConfig, LAMConfig
+from genie.config import ConfigError, DataConfig, LAMConfig
 from genie.fsq import FiniteScalarQuantizer, configured_fsq
 from genie.layers import STTransformer, num_patches, patchify, unpatchify
 from genie.motion import match_scores, mix_shifts, num_shifts, shifts
@@ -44,10 +44,10 @@ def make_action_quantizer(cfg: LAMConfig, rngs: nnx.Rngs) -> VectorQuantizer | F
 
 
 class LatentActionModel(nnx.Module):
-    def __init__(self, cfg: LAMConfig, env: EnvConfig, *, rngs: nnx.Rngs):
-        self.cfg, self.height, self.width = cfg, env.height, env.width
+    def __init__(self, cfg: LAMConfig, data: DataConfig, *, rngs: nnx.Rngs):
+        self.cfg, self.height, self.width = cfg, data.height, data.width
         p = cfg.patch_size
-        n = num_patches(env.height, env.width, p, "lam.patch_size")
+        n = num_patches(data.height, data.width, p, "lam.patch_size")
         patch_dim = p * p * 3
         self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (n + 1, cfg.width)))
@@ -64,7 +64,7 @@ class LatentActionModel(nnx.Module):
         if cfg.warp and cfg.shift_radius:
             raise ConfigError("lam.warp and lam.shift_radius are two decoder outputs: set one of them")
         self.dec_patch = dp = cfg.decoder_patch_size or p
-        m = num_patches(env.height, env.width, dp, "lam.decoder_patch_size")
+        m = num_patches(data.height, data.width, dp, "lam.decoder_patch_size")
         self.dec_embed = nnx.Linear(dp * dp * 3, cfg.width, rngs=rngs)
         self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (m, cfg.width)))
         self.action_embed = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)

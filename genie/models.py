@@ -12,8 +12,8 @@ from genie.tokenizer import VideoTokenizer
 
 
 def build_models(cfg: Config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
-    tokenizer = VideoTokenizer(cfg.tokenizer, cfg.env, rngs=rngs)
-    lam = LatentActionModel(cfg.lam, cfg.env, rngs=rngs)
+    tokenizer = VideoTokenizer(cfg.tokenizer, cfg.data, rngs=rngs)
+    lam = LatentActionModel(cfg.lam, cfg.data, rngs=rngs)
     dynamics = DynamicsModel(cfg.dynamics, cfg.tokenizer.num_codes, tokenizer.num_tokens, cfg.lam.num_actions,
                              rngs=rngs)
     return {"tokenizer": tokenizer, "lam": lam, "dynamics": dynamics}

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genie.config import ConfigError, EnvConfig, TokenizerConfig
+from genie.config import ConfigError, DataConfig, TokenizerConfig
 from genie.fsq import FiniteScalarQuantizer, configured_fsq
 from genie.layers import Cache, STTransformer, num_patches, patchify, unpatchify
 from genie.vq import VectorQuantizer
@@ -40,10 +40,10 @@ def make_quantizer(cfg: TokenizerConfig, rngs: nnx.Rngs) -> VectorQuantizer | Fi
 
 
 class VideoTokenizer(nnx.Module):
-    def __init__(self, cfg: TokenizerConfig, env: EnvConfig, *, rngs: nnx.Rngs):
-        self.cfg, self.height, self.width = cfg, env.height, env.width
+    def __init__(self, cfg: TokenizerConfig, data: DataConfig, *, rngs: nnx.Rngs):
+        self.cfg, self.height, self.width = cfg, data.height, data.width
         p = cfg.patch_size
-        self.num_tokens = num_patches(env.height, env.width, p, "tokenizer.patch_size")  # N
+        self.num_tokens = num_patches(data.height, data.width, p, "tokenizer.patch_size")  # N
         patch_dim = p * p * 3
         self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))

@@ -28,7 +28,7 @@ from jax.sharding import PartitionSpec as P
 
 from genie import rollout
 from genie.config import Config
-from genie.data.video_import import fit_frame
+from genie.data.frames import fit_frame
 from genie.layers import MODEL
 from genie.runs import load_run
 
@@ -92,7 +92,7 @@ class World:
         `devices`: local devices to split each step over (tensor parallelism); None: two CPU
         devices where there are two and the model is wide enough to gain from it."""
         self.cfg, self.models = cfg, models
-        self.height, self.width = cfg.env.height, cfg.env.width
+        self.height, self.width = cfg.data.height, cfg.data.width
         self.context = cfg.data.clip_length
         self.num_actions = cfg.lam.num_actions
         self.maskgit_steps = maskgit_steps or cfg.dynamics.maskgit_steps
@@ -153,13 +153,15 @@ class World:
         self.frames, self.actions = list(frames), []
         return self.frames[-1]
 
-    def reset_to_level(self, level_seed: int | None = None) -> np.ndarray:
-        """Starts from the first frame of a platformer level (by default one of the test levels,
-        which training never saw): a prompt that needs no file and no dataset."""
-        from genie.envs.platformer import PlatformerEnv
+    def reset_to_level(self, level: int | None = None) -> np.ndarray:
+        """Starts from the first frame of a held-out level of the world's data source (by default
+        one drawn from the world's seed): a prompt that needs no file and no dataset."""
+        from genie.data.sources import get_source
 
-        env = PlatformerEnv(self.cfg.env, level_seeds=tuple(self.cfg.data.test_seeds))
-        frame, _ = env.reset(seed=self.seed, options=None if level_seed is None else {"level_seed": level_seed})
+        frame = get_source(self.cfg.data.source).first_frame(self.cfg, level, self.seed)
+        if frame is None:
+            raise PromptError(f"the {self.cfg.data.source!r} source has no levels to start from: give a prompt "
+                              "image (--prompt) or a clip of the dataset (--clip)")
         return self.reset(frame)
 
     def reset_from_dataset(self, data_dir=None, split: str = "test", index: int = 0, frames: int = 1) -> np.ndarray:

@@ -12,7 +12,7 @@ import sys
 from genie.config import ConfigError, config_from_command_line
 from genie.data.dataset import write_preview
 from genie.data.shards import DataError
-from genie.data.video_import import import_videos
+from genie.data.sources.videos import import_videos
 
 
 def main(argv=None) -> int:

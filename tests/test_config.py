@@ -17,8 +17,8 @@ def test_every_config_file_loads():
 def test_command_line_overrides_are_typed():
     cfg = load_config(ROOT / "configs" / "tiny.py")
     out = apply_overrides(cfg, ["--config.data.train_clips=100", "--config.data.train_seeds", "5", "9",
-                                "--config.env.height=48"])
-    assert out.data.train_clips == 100 and out.data.train_seeds == (5, 9) and out.env.height == 48
+                                "--config.data.height=48"])
+    assert out.data.train_clips == 100 and out.data.train_seeds == (5, 9) and out.data.height == 48
     assert out.data.val_clips == cfg.data.val_clips  # untouched fields keep the file's values
     with pytest.raises(SystemExit):
         apply_overrides(cfg, ["--config.data.train_clips=many"])
@@ -28,7 +28,7 @@ def test_unknown_field_lists_the_valid_ones():
     cfg = Config()
     with pytest.raises(ConfigError, match=r"unknown config field 'data.trian_clips'.*train_clips"):
         apply_overrides(cfg, ["--config.data.trian_clips=3"])
-    with pytest.raises(ConfigError, match=r"top level has fields.*'data'.*'env'"):
+    with pytest.raises(ConfigError, match=r"top level has fields.*'data'.*'platformer'"):
         apply_overrides(cfg, ["--config.dat.train_clips=3"])
     with pytest.raises(ConfigError, match="is a section"):
         apply_overrides(cfg, ["--config.data=3"])
@@ -38,8 +38,8 @@ def test_unknown_field_lists_the_valid_ones():
 
 def test_programmatic_override_checks_types():
     cfg = Config()
-    out = override(cfg, {"data.train_clips": 7, "env.width": 32})
-    assert (out.data.train_clips, out.env.width) == (7, 32)
+    out = override(cfg, {"data.train_clips": 7, "data.width": 32})
+    assert (out.data.train_clips, out.data.width) == (7, 32)
     assert cfg.data.train_clips != 7  # frozen: the original is unchanged
     with pytest.raises(ConfigError, match="data.train_clips is int"):
         override(cfg, {"data.train_clips": "7"})

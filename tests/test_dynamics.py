@@ -10,7 +10,7 @@ from tests.conftest import fit, make_models
 def _tokens_actions(cfg, key, t=None, b=2):
     t = t or cfg.data.clip_length
     k1, k2 = jax.random.split(key)
-    n = (cfg.env.height // cfg.tokenizer.patch_size) * (cfg.env.width // cfg.tokenizer.patch_size)
+    n = (cfg.data.height // cfg.tokenizer.patch_size) * (cfg.data.width // cfg.tokenizer.patch_size)
     tokens = jax.random.randint(k1, (b, t, n), 0, cfg.tokenizer.num_codes)
     actions = jax.random.randint(k2, (b, t - 1), 0, cfg.lam.num_actions)
     return tokens, actions

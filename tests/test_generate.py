@@ -6,9 +6,10 @@ import pytest
 from genie.config import override
 from genie.data import shards
 from genie.data.dataset import PREVIEW, prepare_dataset
-from genie.data.generate import POLICY_VERSION, ExplorationPolicy, generate_dataset
-from genie.envs.platformer import _ACTION_JUMP, PlatformerEnv, VecPlatformer
-from genie.envs.platformer import VERSION as PLATFORMER_VERSION
+from genie.data.sources.platformer.generate import generate_dataset
+from genie.data.sources.platformer.env import _ACTION_JUMP, PlatformerEnv, VecPlatformer
+from genie.data.sources.platformer.env import VERSION as PLATFORMER_VERSION
+from genie.data.sources.platformer.policy import POLICY_VERSION, ExplorationPolicy
 
 
 def _all_clips(data_dir, split):
@@ -18,7 +19,7 @@ def _all_clips(data_dir, split):
 
 def test_manifest_counts_resolution_and_progress(tiny_cfg, tiny_data):
     manifest = shards.read_manifest(tiny_data)
-    assert manifest["resolution"] == [tiny_cfg.env.height, tiny_cfg.env.width]
+    assert manifest["resolution"] == [tiny_cfg.data.height, tiny_cfg.data.width]
     assert manifest["clip_length"] == tiny_cfg.data.clip_length and manifest["has_actions"]
     for split in shards.SPLITS:
         info = manifest["splits"][split]
@@ -32,7 +33,7 @@ def test_manifest_counts_resolution_and_progress(tiny_cfg, tiny_data):
 def test_clips_have_frames_actions_and_metadata(tiny_cfg, tiny_data):
     clip = _all_clips(tiny_data, "train")[0]
     t = tiny_cfg.data.clip_length
-    assert clip["frames_THWC"].shape == (t, tiny_cfg.env.height, tiny_cfg.env.width, 3)
+    assert clip["frames_THWC"].shape == (t, tiny_cfg.data.height, tiny_cfg.data.width, 3)
     assert clip["frames_THWC"].dtype == np.uint8
     assert clip["actions_Tm1"].shape == (t - 1,) and set(clip["actions_Tm1"]) <= set(range(6))
     assert {"level_seed", "episode", "t0", "progress"} <= set(clip)
@@ -51,12 +52,12 @@ def test_splits_use_disjoint_level_seeds(tiny_cfg, tiny_data):
 def test_action_t_leads_from_frame_t_to_frame_t_plus_1(tiny_cfg, tmp_path):
     """Replaying a clip's actions from its episode's start reproduces its frames exactly."""
     # One environment running many steps goes through several episodes.
-    cfg = override(tiny_cfg, {"data.envs_per_worker": 1, "data.clips_per_shard": 48})
+    cfg = override(tiny_cfg, {"platformer.envs_per_worker": 1, "data.clips_per_shard": 48})
     generate_dataset(cfg, tmp_path, log=lambda *_: None)
     starts = [c for c in _all_clips(tmp_path, "train") if c["t0"] == 0]
     assert starts, "no clip starts an episode"
     for clip in starts[:3]:
-        env = PlatformerEnv(tiny_cfg.env)
+        env = PlatformerEnv(tiny_cfg.platformer, height=tiny_cfg.data.height, width=tiny_cfg.data.width)
         frames = [env.reset(options={"level_seed": clip["level_seed"]})[0]]
         for action in clip["actions_Tm1"]:
             frames.append(env.step(int(action))[0])
@@ -73,7 +74,7 @@ def test_same_dataset_whatever_the_number_of_workers(tiny_cfg, tiny_data, tmp_pa
 
 
 def test_clips_reach_deep_into_levels(tiny_cfg, tmp_path):
-    cfg = override(tiny_cfg, {"data.train_clips": 256, "data.clips_per_shard": 256, "data.envs_per_worker": 8})
+    cfg = override(tiny_cfg, {"data.train_clips": 256, "data.clips_per_shard": 256, "platformer.envs_per_worker": 8})
     progress = generate_dataset(cfg, tmp_path, log=lambda *_: None)["splits"]["train"]["progress"]
     assert progress["fraction_past_half"] > 0.15  # not stuck at the level starts
     assert progress["counts"][-1] > 0  # some clips reach the coin's end of the level
@@ -92,12 +93,20 @@ def test_existing_dataset_is_kept_or_refused(tiny_cfg, tiny_data):
             with pytest.raises(shards.DataError, match=message):
                 prepare_dataset(tiny_cfg, tiny_data)
         # A manifest from before a field existed is kept where the field is at its default...
-        config = {**manifest["config"], "env": {k: v for k, v in manifest["config"]["env"].items() if k != "skyline"}}
+        game = {k: v for k, v in manifest["config"]["platformer"].items() if k != "skyline"}
+        config = {**manifest["config"], "platformer": game}
         (tiny_data / shards.MANIFEST).write_text(json.dumps({**manifest, "config": config}))
         assert prepare_dataset(tiny_cfg, tiny_data, log=lambda *_: None)["config"] == config
         # ...and refused where it is not.
-        with pytest.raises(shards.DataError, match="env.skyline: False there, True wanted"):
-            prepare_dataset(override(tiny_cfg, {"env.skyline": True}), tiny_data)
+        with pytest.raises(shards.DataError, match="platformer.skyline: False there, True wanted"):
+            prepare_dataset(override(tiny_cfg, {"platformer.skyline": True}), tiny_data)
+        # A manifest of the layout before sources (the game and the frame size in one `env` section) is read.
+        data = manifest["config"]["data"]
+        old_layout = {"name": "tiny", "env": {**game, "height": data["height"], "width": data["width"], "frame_skip": 1},
+                      "data": {k: v for k, v in data.items() if k not in ("height", "width", "source")}}
+        old_layout["data"]["envs_per_worker"] = old_layout["env"].pop("envs_per_worker")
+        (tiny_data / shards.MANIFEST).write_text(json.dumps({**manifest, "config": old_layout}))
+        assert prepare_dataset(tiny_cfg, tiny_data, log=lambda *_: None)["config"] == old_layout
     finally:
         (tiny_data / shards.MANIFEST).write_text(json.dumps(manifest))
 
@@ -105,8 +114,8 @@ def test_existing_dataset_is_kept_or_refused(tiny_cfg, tiny_data):
 def test_policy_presses_jump_only_where_it_acts(tiny_cfg):
     """In the air a jump action moves the player exactly like the same action without it, so the
     policy never records one there; on the ground it jumps (over obstacles and at random)."""
-    env = VecPlatformer(tiny_cfg.env, 16)
-    policy = ExplorationPolicy(env, np.random.default_rng(0), tiny_cfg.data.action_repeat)
+    env = VecPlatformer(tiny_cfg.platformer, 16, tiny_cfg.data.height, tiny_cfg.data.width)
+    policy = ExplorationPolicy(env, np.random.default_rng(0), tiny_cfg.platformer.action_repeat)
     for i in range(16):
         env.reset_env(i, i)
     jumps_on_ground = 0

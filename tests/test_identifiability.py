@@ -1,9 +1,10 @@
 import numpy as np
 
-from genie.config import EnvConfig
-from genie.data.identifiability import action_identifiability, outcome_sets
-from genie.envs import levels as L
-from genie.envs.platformer import ACTION_NAMES, VecPlatformer
+from genie.config import PlatformerConfig
+from genie.data.sources.platformer.identifiability import outcome_labels, outcome_sets
+from genie.data.sources.platformer import levels as L
+from genie.data.sources.platformer.env import ACTION_NAMES, VecPlatformer
+from genie.eval.evaluate import identifiability_reference
 
 A = {name: i for i, name in enumerate(ACTION_NAMES)}
 
@@ -14,7 +15,7 @@ def _groups(sets_A) -> set[frozenset[str]]:
 
 def _env(x, height=0.0, vx=0.0, vy=0.0, on_ground=True, facing=1):
     """The player at column x, `height` tiles above the ground there, enemies gone."""
-    env = VecPlatformer(EnvConfig(height=32, width=32, min_level_length=24, max_level_length=40), 1)
+    env = VecPlatformer(PlatformerConfig(min_level_length=24, max_level_length=40), 1, 32, 32)
     env.reset_env(0, 3)
     ground = min(r for r in range(env.grid.shape[1]) if L.SOLID[env.grid[0, r, int(x)]])
     state = env.get_state()
@@ -46,6 +47,7 @@ def test_walking_into_the_wall_already_faced_is_standing_still():
 
 
 def test_the_policy_data_is_mostly_identifiable(tiny_cfg):
-    ref = action_identifiability(tiny_cfg.env, tiny_cfg.data, steps=30, num_envs=8)
+    probe = outcome_labels(tiny_cfg, steps=30, num_envs=8)
+    ref = identifiability_reference(probe, len(ACTION_NAMES))
     assert ref["transitions"] == 240
     assert 0.0 < ref["nmi"] <= 1.0 and ref["purity"] > 0.8 and 0.0 <= ref["with_twin"] <= 1.0

@@ -25,7 +25,7 @@ def _all_clip_ids(data_dir):
 
 def test_batches_have_fixed_shapes_and_types(tiny_cfg, tiny_data):
     batch = next(Loader(tiny_data, "train", batch_size=4, seed=0))
-    t, h, w = tiny_cfg.data.clip_length, tiny_cfg.env.height, tiny_cfg.env.width
+    t, h, w = tiny_cfg.data.clip_length, tiny_cfg.data.height, tiny_cfg.data.width
     assert batch["video_BTHWC"].shape == (4, t, h, w, 3) and batch["video_BTHWC"].dtype == np.uint8
     assert batch["actions_BTm1"].shape == (4, t - 1)
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from genie.config import ConfigError, EnvConfig
-from genie.envs import PLATFORMER_ID
-from genie.envs import levels as L
-from genie.envs.platformer import ACTION_NAMES, TOP_SPEED, PlatformerEnv, VecPlatformer
+from genie.config import ConfigError, PlatformerConfig
+from genie import PLATFORMER_ID
+from genie.data.sources.platformer import levels as L
+from genie.data.sources.platformer.env import ACTION_NAMES, TOP_SPEED, PlatformerEnv, VecPlatformer
 
 RIGHT, JUMP, RIGHT_JUMP = (ACTION_NAMES.index(a) for a in ("right", "jump", "right+jump"))
 
@@ -16,7 +16,7 @@ def test_passes_gymnasium_env_checker():
 
 
 def test_observations_are_uint8_frames_at_the_configured_resolution():
-    env = PlatformerEnv(EnvConfig(height=48, width=80, tiles_per_view=6))
+    env = PlatformerEnv(PlatformerConfig(tiles_per_view=6), height=48, width=80)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (48, 80, 3) and obs.dtype == np.uint8
     assert env.observation_space.contains(obs)
@@ -58,7 +58,7 @@ def test_levels_have_walls_a_coin_and_varied_features():
     assert "enemy" in seen and len([s for s in seen if isinstance(s, tuple)]) >= 4
 
 
-def _landed(cfg: EnvConfig) -> VecPlatformer:
+def _landed(cfg: PlatformerConfig) -> VecPlatformer:
     env = VecPlatformer(cfg, 1)
     env.reset_env(0, 0)
     for _ in range(10):  # land on the ground
@@ -68,7 +68,7 @@ def _landed(cfg: EnvConfig) -> VecPlatformer:
 
 
 def test_physics_speed_gravity_and_jump():
-    env = _landed(EnvConfig())
+    env = _landed(PlatformerConfig())
     for action, direction in (("right", 1), ("right", 1), ("noop", 0), ("left", -1), ("right", 1)):
         env.step(np.array([ACTION_NAMES.index(action)]))
         assert env.vx[0] == pytest.approx(direction * TOP_SPEED)  # friction 0: the action alone sets the speed
@@ -81,15 +81,15 @@ def test_physics_speed_gravity_and_jump():
 
 
 def test_friction_gives_inertia():
-    env = _landed(EnvConfig(friction=0.25))
+    env = _landed(PlatformerConfig(friction=0.25))
     speeds = []
     for _ in range(4):
         env.step(np.array([RIGHT]))
         speeds.append(env.vx[0])
     assert 0 < speeds[0] < speeds[1] < speeds[2] < TOP_SPEED  # speed builds up towards the top speed
     assert speeds[0] * 8 >= 2  # but one step already moves the player two pixels at 8-pixel tiles
-    with pytest.raises(ConfigError, match="env.friction"):
-        VecPlatformer(EnvConfig(friction=1.0), 1)
+    with pytest.raises(ConfigError, match="platformer.friction"):
+        VecPlatformer(PlatformerConfig(friction=1.0), 1)
 
 
 def test_every_action_shows_in_the_very_next_frame():
@@ -112,7 +112,7 @@ def test_scrolling_shows_on_plain_ground():
     """Ground is laid as bricks two tiles wide, so a scroll of a few pixels changes the ground's
     rows of the frame (plain ground would look the same) and is told apart from the scroll the
     other way."""
-    env = PlatformerEnv(EnvConfig(style="flat", level_height=8))
+    env = PlatformerEnv(PlatformerConfig(style="flat", level_height=8))
     env.reset(seed=0, options={"level_seed": 2})
     for _ in range(20):
         env.step(RIGHT)
@@ -129,7 +129,7 @@ def test_scrolling_shows_on_plain_ground():
 def test_scrolling_shows_in_the_sky_with_a_skyline(skyline):
     """`env.skyline`'s towers make a sideways step change the sky along their upright edges, over
     the height of the view; a plain sky stays alike. Off, the levels are drawn as before it."""
-    env = PlatformerEnv(EnvConfig(style="flat", level_height=8, skyline=skyline))
+    env = PlatformerEnv(PlatformerConfig(style="flat", level_height=8, skyline=skyline))
     starry = next(seed for seed in range(100) if L.generate_level(seed).theme == 1)  # no other decoration
     env.reset(seed=0, options={"level_seed": starry})
     for _ in range(20):
@@ -144,7 +144,7 @@ def test_scrolling_shows_in_the_sky_with_a_skyline(skyline):
 
 def test_the_flat_style_has_no_pixel_grain_or_stars():
     def level_image(style):
-        env = VecPlatformer(EnvConfig(style=style), 1)
+        env = VecPlatformer(PlatformerConfig(style=style), 1)
         for seed in range(100):  # a level with the starry theme
             if L.generate_level(seed).theme == 1:
                 break
@@ -161,14 +161,14 @@ def test_the_flat_style_has_no_pixel_grain_or_stars():
 
     assert isolated(detailed) > 50 and isolated(flat) == 0
     assert not np.array_equal(detailed, flat)
-    with pytest.raises(ConfigError, match="env.style"):
-        VecPlatformer(EnvConfig(style="pixel-art"), 1)
+    with pytest.raises(ConfigError, match="platformer.style"):
+        VecPlatformer(PlatformerConfig(style="pixel-art"), 1)
 
 
 def test_falling_into_a_pit_ends_the_episode():
-    env = VecPlatformer(EnvConfig(), 1)
+    env = VecPlatformer(PlatformerConfig(), 1)
     env.reset_env(0, 0)
-    env.x[0], env.y[0] = 3.0, float(EnvConfig().level_height) + 0.5  # below the level
+    env.x[0], env.y[0] = 3.0, float(PlatformerConfig().level_height) + 0.5  # below the level
     _, terminated, _ = env.step(np.array([0]))
     assert terminated[0]
 
@@ -185,7 +185,7 @@ def test_reaching_the_coin_pays_and_terminates():
 
 
 def test_time_limit_truncates():
-    env = PlatformerEnv(EnvConfig(max_episode_steps=5))
+    env = PlatformerEnv(PlatformerConfig(max_episode_steps=5))
     env.reset(seed=1)
     done = [env.step(0)[2:4] for _ in range(5)]
     assert done[-1] == (False, True) and all(d == (False, False) for d in done[:-1])
@@ -197,4 +197,4 @@ def test_bad_action_and_too_small_view_are_clear_errors():
     with pytest.raises(ValueError, match="not in 0..5"):
         env.step(9)
     with pytest.raises(ConfigError, match="tiles under 2 pixels"):
-        VecPlatformer(EnvConfig(height=16, tiles_per_view=10), 1)
+        VecPlatformer(PlatformerConfig(tiles_per_view=10), 1, height=16)

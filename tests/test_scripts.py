@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from genie.data import shards
-from genie.envs.platformer import ACTION_NAMES
+from genie.data.sources.platformer.env import ACTION_NAMES
 from tests.conftest import ROOT
 from tests.test_eval import check_report
 

@@ -50,7 +50,7 @@ def test_pixel_tokenizer_starts_as_kmeans_of_patches(tiny_cfg, tiny_batch):
 
 def test_pixel_codes_must_be_patches(tiny_cfg):
     with pytest.raises(ConfigError, match=r"set tokenizer.code_dim=192"):
-        VideoTokenizer(override(tiny_cfg, {"tokenizer.quantizer": "pixel"}).tokenizer, tiny_cfg.env,
+        VideoTokenizer(override(tiny_cfg, {"tokenizer.quantizer": "pixel"}).tokenizer, tiny_cfg.data,
                        rngs=nnx.Rngs(0))
 
 

@@ -4,15 +4,15 @@ import pytest
 
 from genie.data import shards
 from genie.data.loader import Loader
-from genie.data.video_import import import_videos
-from genie.envs.platformer import PlatformerEnv
+from genie.data.sources.videos import import_videos
+from genie.data.sources.platformer.env import PlatformerEnv
 
 
 def _platformer_video(seed, n):
     """Real-looking frames at a resolution other than the dataset's: 96 x 128."""
-    from genie.config import EnvConfig
+    from genie.config import PlatformerConfig
 
-    env = PlatformerEnv(EnvConfig(height=96, width=128, tiles_per_view=8))
+    env = PlatformerEnv(PlatformerConfig(tiles_per_view=8), height=96, width=128)
     frames = [env.reset(seed=seed)[0]]
     while len(frames) < n:
         obs, _, terminated, truncated, _ = env.step(2)
@@ -41,7 +41,7 @@ def test_import_mp4_gif_and_png_sequence(tiny_cfg, video_folder, tmp_path):
     sources = sorted(sum((s["sources"] for s in manifest["splits"].values()), []))
     assert sources == ["a.mp4", "b.gif", "c_frames"]
     batch = next(Loader(tmp_path / "mine", "train", batch_size=2, seed=0))
-    assert batch["video_BTHWC"].shape == (2, t, tiny_cfg.env.height, tiny_cfg.env.width, 3)
+    assert batch["video_BTHWC"].shape == (2, t, tiny_cfg.data.height, tiny_cfg.data.width, 3)
     assert (batch["actions_BTm1"] == shards.NO_ACTION).all()
     assert batch["video_BTHWC"].std() > 10  # real picture content, not a blank
 

@@ -4,8 +4,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils.env_checker import check_env
 
-import genie.envs  # noqa: F401  (registers the environments)
-from genie.envs.world_env import WorldEnv
+import genie  # noqa: F401  (registers the environments)
+from genie.play.gym_env import WorldEnv
 from genie.world import World
 
 

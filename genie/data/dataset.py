@@ -1,4 +1,5 @@
-"""Making a dataset folder ready: generate it (or keep a matching one) and draw its preview."""
+"""Making a dataset folder ready for a config, whatever its source: keep a matching one, generate
+a missing one, refuse one that does not match; and draw a preview of it."""
 
 from __future__ import annotations
 
@@ -6,47 +7,66 @@ import pathlib
 
 import numpy as np
 
-from genie.config import Config, DataConfig, EnvConfig, dict_differences, to_dict
+from genie.config import Config
 from genie.data import shards
-from genie.data.generate import PLATFORMER_VERSION, POLICY_VERSION, generate_dataset
+from genie.data.sources import get_source
 
 PREVIEW = "preview.gif"
 
 
+def mismatches(manifest: dict, cfg: Config) -> list[str]:
+    """Why the dataset of `manifest` cannot serve `cfg`: frame size and clip length, which every
+    model needs, then whatever its own source checks."""
+    diffs = []
+    resolution, wanted = manifest.get("resolution"), [cfg.data.height, cfg.data.width]
+    if resolution != wanted:
+        diffs.append(f"frames of {resolution} there, {wanted} wanted (data.height, data.width)")
+    if manifest.get("clip_length") != cfg.data.clip_length:
+        diffs.append(f"clips of {manifest.get('clip_length')} frames there, {cfg.data.clip_length} wanted "
+                     "(data.clip_length)")
+    return diffs + get_source(manifest.get("source", "platformer")).mismatches(manifest, cfg)
+
+
+def check_dataset(cfg: Config, data_dir: str | pathlib.Path) -> dict:
+    """The manifest of the dataset at data_dir, after checking that it can serve `cfg`."""
+    data_dir = pathlib.Path(data_dir)
+    manifest = shards.read_manifest(data_dir)
+    diffs = mismatches(manifest, cfg)
+    if diffs:
+        source = get_source(manifest.get("source", "platformer"))
+        remedy = ("make a new one in another folder (--config.data.dir), or replace this one with "
+                  "python scripts/generate_data.py --overwrite and the same config options"
+                  if source.reproducible else
+                  "set the config to match it, or make a new dataset in another folder for this config")
+        raise shards.DataError(f"{data_dir} holds a {manifest.get('source')} dataset made with another config "
+                               f"({'; '.join(diffs)}): {remedy}")
+    return manifest
+
+
 def prepare_dataset(cfg: Config, out_dir: str | pathlib.Path, overwrite: bool = False, log=print) -> dict:
-    """Returns the manifest of the dataset at out_dir, generating it unless a matching one is there."""
+    """Returns the manifest of the dataset at out_dir, generating it by cfg.data.source unless a
+    matching one is there. `overwrite` replaces one that is there (only a source that can make it
+    again is ever replaced)."""
     out_dir = pathlib.Path(out_dir)
-    # The dataset's folder is where it is, not what it is: `data.dir` does not count.
-    wanted = {"env": to_dict(cfg.env), "data": {**to_dict(cfg.data), "dir": None}}
-    if (out_dir / shards.MANIFEST).exists() and not overwrite:
+    if (out_dir / shards.MANIFEST).exists():
         manifest = shards.read_manifest(out_dir)
-        # A field added since the dataset was made had its default's effect then.
-        defaults = {"env": to_dict(EnvConfig()), "data": to_dict(DataConfig())}
-        made_with = {k: {**defaults[k], **(manifest.get("config", {}).get(k) or {})} for k in wanted}
-        made_with["data"] = {**made_with["data"], "dir": None}
-        diffs = dict_differences(made_with, wanted, "there", "wanted")
-        if manifest.get("platformer_version") != PLATFORMER_VERSION:
-            diffs.append(f"platformer version {manifest.get('platformer_version', 1)} there, {PLATFORMER_VERSION} "
-                         "wanted: its physics or drawing have changed since")
-        if manifest.get("policy_version", 1) != POLICY_VERSION:
-            diffs.append(f"policy version {manifest.get('policy_version', 1)} there, {POLICY_VERSION} wanted: the "
-                         "exploration policy records other actions since")
-        if diffs:
-            raise shards.DataError(f"{out_dir} holds a dataset made with another config ({'; '.join(diffs)}); "
-                                   "replace it (python scripts/generate_data.py --overwrite, with the same config options) or "
-                                   "choose another folder (--config.data.dir)")
-        log(f"dataset at {out_dir} is complete and matches the config; keeping it")
-        return manifest
+        if not overwrite:
+            manifest = check_dataset(cfg, out_dir)
+            log(f"{manifest.get('source')} dataset at {out_dir} is complete and matches the config; keeping it")
+            return manifest
+        if not get_source(manifest.get("source", "platformer")).reproducible:
+            raise shards.DataError(f"{out_dir} holds a {manifest.get('source')} dataset, which cannot be made again "
+                                   "from a config; it is kept: choose another folder (--config.data.dir)")
     if out_dir.exists():
         for old in [*out_dir.glob("*.array_record*"), out_dir / shards.MANIFEST, out_dir / PREVIEW]:
             old.unlink(missing_ok=True)
-    manifest = generate_dataset(cfg, out_dir, log=log)
+    manifest = get_source(cfg.data.source).generate(cfg, out_dir, log=log)
     write_preview(out_dir)
     return manifest
 
 
 def write_preview(data_dir: str | pathlib.Path, split: str = "train", num_clips: int = 8, scale: int = 2) -> pathlib.Path:
-    """A GIF of a grid of clips, chosen from the whole range of level progress."""
+    """A GIF of a grid of clips, chosen from the whole range of level progress where clips record it."""
     import imageio.v3 as iio
 
     source = shards.ClipSource(data_dir, split, verify_checksums=False)

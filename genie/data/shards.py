@@ -87,6 +87,18 @@ def write_shard(path: pathlib.Path, records) -> dict:
     return entry
 
 
+def shard_path(data_dir: pathlib.Path, split: str, index: int, count: int) -> pathlib.Path:
+    return pathlib.Path(data_dir) / f"{split}-{index:05d}-of-{count:05d}.array_record"
+
+
+def write_split(data_dir: pathlib.Path, split: str, records: list[bytes], clips_per_shard: int) -> dict:
+    """Writes one split's records into shards of `clips_per_shard`; returns its manifest entry."""
+    count = max(1, -(-len(records) // clips_per_shard))
+    entries = [write_shard(shard_path(data_dir, split, s, count), records[s * clips_per_shard:(s + 1) * clips_per_shard])
+               for s in range(count)]
+    return {"num_clips": len(records), "shards": entries}
+
+
 def write_manifest(data_dir: pathlib.Path, manifest: dict) -> None:
     tmp = pathlib.Path(data_dir) / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}, indent=1))

@@ -22,8 +22,8 @@ import numpy as np
 from flax import nnx
 
 from genie import rollout
-from genie.data.identifiability import action_identifiability
 from genie.data.shards import ClipSource
+from genie.data.sources import get_source
 from genie.eval import metrics
 from genie.runs import TrainedRun
 
@@ -166,6 +166,17 @@ def lam_results(latent, true, num_actions: int, action_names: list[str], shifts=
             "confusion": counts.tolist(), "action_map": {name: best[j] for j, name in enumerate(action_names)}}
 
 
+def identifiability_reference(probe: dict, num_true: int) -> dict:
+    """From a source's identifiability probe: the share of transitions whose action has a twin
+    (another action with the same next frame), and the NMI and purity of the true actions against
+    the labelling by outcome set."""
+    kinds, labels = np.unique(probe["outcome_M"], return_inverse=True)
+    counts = metrics.contingency(labels, probe["true_M"], len(kinds), num_true)
+    twins = np.array([int(s).bit_count() > 1 for s in probe["outcome_M"]])
+    return {"transitions": len(labels), "with_twin": float(twins.mean()), "nmi": metrics.nmi(counts),
+            "purity": metrics.purity(counts), "outcome_sets": len(kinds), "note": probe.get("note", "")}
+
+
 class Evaluation:
     """The metrics of one run over the evaluated clips: `evaluate()` returns metrics.json's content
     and leaves the pictures for the report in `pictures`."""
@@ -175,7 +186,7 @@ class Evaluation:
         self.source = ClipSource(data_dir, self.cfg.eval.split)
         manifest = self.source.manifest
         self.has_actions = bool(manifest.get("has_actions"))
-        self.from_platformer = manifest.get("source") == "platformer"
+        self.data_source = get_source(manifest.get("source", "platformer"))
         self.action_names = list(manifest.get("action_names") or [])
         self.clips = min(self.cfg.eval.clips, len(self.source))
         self.maskgit_steps = settings(self.cfg)["maskgit_steps"]
@@ -215,9 +226,9 @@ class Evaluation:
             out["lam"] = lam_results(np.concatenate(acc["latent"]), np.concatenate(acc["true"]),
                                      self.cfg.lam.num_actions, self.action_names if self.has_actions else [],
                                      np.concatenate(acc["shifts"]))
-            if self.from_platformer and self.has_actions:
-                # What an ideal LAM would reach on this data, to read the NMI against.
-                out["lam"]["reference"] = action_identifiability(self.cfg.env, self.cfg.data)
+            probe = self.data_source.identifiability(self.cfg) if self.has_actions else None
+            if probe is not None:  # what an ideal LAM would reach on this data, to read the NMI against
+                out["lam"]["reference"] = identifiability_reference(probe, len(self.action_names))
         if run.has("tokenizer", "lam", "dynamics"):
             out["dynamics"] = {"token_accuracy": float(np.mean(np.concatenate(acc["token_accuracy"]))),
                                **rollout_results(acc["rollouts"])}

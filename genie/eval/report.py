@@ -149,7 +149,7 @@ def _f(x, digits=2) -> str:
 def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
     meta = results["meta"]
     lines = [f"# Evaluation of `{meta['workdir']}`", "",
-             f"Config `{meta['config']}`, split `{meta['split']}` ({meta['clips']} clips of held-out levels), "
+             f"Config `{meta['config']}`, split `{meta['split']}` ({meta['clips']} held-out clips), "
              f"checkpoints at steps {', '.join(f'{k} {v}' for k, v in meta['checkpoint_steps'].items()) or 'none'}; "
              f"{meta['seconds']} s.", ""]
     unfinished = [k for k, done in meta["complete"].items() if not done]
@@ -206,10 +206,10 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
             lines += [f"| {name} | {a} |" for name, a in lam["action_map"].items()]
             lines.append("")
             if ref := lam.get("reference"):
+                like = f" ({ref['note']})" if ref.get("note") else ""
                 lines += [f"Some actions cannot be told apart from the frames: in {ref['with_twin']:.0%} of the "
-                          f"exploration policy's transitions another action would have given the same next frame (a jump "
-                          f"in the air, a step into a wall). A LAM that tells apart exactly the next frames that "
-                          f"differ reaches NMI {_f(ref['nmi'])}, purity {_f(ref['purity'])} on this data "
+                          f"data policy's transitions another action would have given the same next frame{like}. "
+                          f"A LAM that tells apart exactly the next frames that differ reaches NMI {_f(ref['nmi'])}, purity {_f(ref['purity'])} on this data "
                           f"({ref['transitions']} transitions simulated with every action).", ""]
     if dyn:
         lines += ["## Dynamics", "",

@@ -12,7 +12,7 @@ import pathlib
 import jax
 import orbax.checkpoint as ocp
 
-from genie.config import dict_differences
+from genie.config import dict_differences, upgrade_config_dict
 
 
 def _common(old: dict, new: dict) -> dict:
@@ -61,7 +61,7 @@ class Checkpoints:
     def check(self, step: int) -> dict:
         meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
         # Fields that no longer matter (absent from the signature now) are not differences.
-        old = _common(_fill(meta["signature"], self.defaults), self.signature)
+        old = _common(_fill(upgrade_config_dict(meta["signature"]), self.defaults), self.signature)
         diffs = dict_differences(old, self.signature, "in the checkpoint", "now")
         if diffs:
             raise CheckpointError(f"the checkpoint at {self.directory} (step {step}) was made with another config: "

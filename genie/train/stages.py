@@ -35,7 +35,7 @@ SAMPLING_FIELDS = ("maskgit_steps", "temperature", "choice_temperature")
 
 def stage_signature(name: str, cfg: Config) -> dict:
     """The config fields a checkpoint of stage `name` depends on."""
-    common = {"env": {"height": cfg.env.height, "width": cfg.env.width}, "clip_length": cfg.data.clip_length}
+    common = {"data": {"height": cfg.data.height, "width": cfg.data.width, "clip_length": cfg.data.clip_length}}
     if name == "tokenizer":
         return {**common, "tokenizer": to_dict(cfg.tokenizer)}
     if name == "lam":

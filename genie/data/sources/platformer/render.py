@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from genie.envs import levels as L
+from genie.data.sources.platformer import levels as L
 
 _SUPERSAMPLE = 4
 STYLES = ("detailed", "flat")

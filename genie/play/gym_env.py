@@ -1,4 +1,4 @@
-"""A learned world as a gymnasium environment, so that an agent can be trained inside it.
+"""A learned world as a gymnasium environment (genie/World-v0), so that an agent can be trained inside it.
 
 Observations are the world's frames (uint8 [H, W, 3]), actions its latent actions. A learned
 world predicts frames, not rewards: the reward is always 0 and episodes never end by
@@ -18,8 +18,9 @@ class WorldEnv(gym.Env):
 
     def __init__(self, world: World | None = None, workdir: str | None = None, render_mode: str | None = None):
         """`world`, or the `workdir` of a trained run or exported world (neither: the world that
-        ships with genie). reset() starts at a held-out platformer level drawn from its seed, or
-        at options={"prompt": image} (anything World.reset takes)."""
+        ships with genie). reset() starts at a held-out level of the world's data source drawn from
+        its seed (where the source has levels), or at options={"prompt": image} (anything
+        World.reset takes)."""
         if world is None:
             from genie.bundle import SHIPPED
 
@@ -35,8 +36,7 @@ class WorldEnv(gym.Env):
         self.world.seed = int(self.np_random.integers(2**31))
         prompt = (options or {}).get("prompt")
         if prompt is None:
-            low, high = self.world.cfg.data.test_seeds
-            self._frame = self.world.reset_to_level(int(self.np_random.integers(low, high)))
+            self._frame = self.world.reset_to_level()
         else:
             self._frame = self.world.reset(prompt)
         return self._frame.copy(), {}

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from genie.config import DataConfig, EnvConfig
-from genie.data.generate import ExplorationPolicy
-from genie.envs.platformer import NUM_ACTIONS, VecPlatformer
-from genie.eval import metrics
+from genie.config import Config
+from genie.data.sources.platformer.env import NUM_ACTIONS, VecPlatformer
+from genie.data.sources.platformer.policy import ExplorationPolicy
 
 
 def outcome_sets(env: VecPlatformer) -> np.ndarray:
@@ -35,14 +34,14 @@ def outcome_sets(env: VecPlatformer) -> np.ndarray:
     return np.einsum("abe,b->ea", same_AAE.astype(np.int64), 1 << np.arange(NUM_ACTIONS))
 
 
-def action_identifiability(env_cfg: EnvConfig, data_cfg: DataConfig, steps: int = 200, num_envs: int = 64,
-                           seed: int = 0, level_seeds: tuple[int, int] = (0, 1_000_000)) -> dict:
-    """The exploration policy's transitions, `steps` x `num_envs` of them: the fraction whose
-    action has a twin (another action with the same next frame), and the NMI and purity of the
-    true actions against the labelling by outcome set."""
+def outcome_labels(cfg: Config, steps: int = 200, num_envs: int = 64, seed: int = 0,
+                   level_seeds: tuple[int, int] = (0, 1_000_000)) -> dict:
+    """The exploration policy's transitions, `steps` x `num_envs` of them: the true action of
+    each ("true_M") and its outcome set as a label ("outcome_M", the bit mask of the actions that
+    give the same next frame)."""
     rng = np.random.default_rng(seed)
-    env = VecPlatformer(env_cfg, num_envs)
-    policy = ExplorationPolicy(env, rng, data_cfg.action_repeat)
+    env = VecPlatformer(cfg.platformer, num_envs, cfg.data.height, cfg.data.width)
+    policy = ExplorationPolicy(env, rng, cfg.platformer.action_repeat)
     for i in range(num_envs):
         env.reset_env(i, int(rng.integers(*level_seeds)))
     true, sets = [], []
@@ -54,9 +53,4 @@ def action_identifiability(env_cfg: EnvConfig, data_cfg: DataConfig, steps: int 
         for i in np.flatnonzero(terminated | truncated):
             env.reset_env(i, int(rng.integers(*level_seeds)))
             policy.reset(i)
-    true, sets = np.concatenate(true), np.concatenate(sets)
-    kinds, labels = np.unique(sets, return_inverse=True)
-    counts = metrics.contingency(labels, true, len(kinds), NUM_ACTIONS)
-    twins = np.array([int(s).bit_count() > 1 for s in sets])
-    return {"transitions": len(true), "with_twin": float(twins.mean()), "nmi": metrics.nmi(counts),
-            "purity": metrics.purity(counts), "outcome_sets": len(kinds)}
+    return {"true_M": np.concatenate(true), "outcome_M": np.concatenate(sets)}

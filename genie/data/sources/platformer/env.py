@@ -1,7 +1,7 @@
 """The platformer: many environments stepped together in numpy, and a gymnasium Env of one.
 
 Physics is in tiles per step: horizontal speed set by the action (with inertia by
-`env.friction`), gravity, jumping from the ground, axis-separated collision against solid
+`platformer.friction`), gravity, jumping from the ground, axis-separated collision against solid
 tiles. An episode ends on the coin (reward 10), on touching spikes, lava or an enemy, on falling
 into a pit, or at the time limit.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from genie.config import ConfigError, EnvConfig
-from genie.envs import levels as L
-from genie.envs import render as R
+from genie.config import ConfigError, PlatformerConfig
+from genie.data.sources.platformer import levels as L
+from genie.data.sources.platformer import render as R
 
 # Raised whenever physics or drawing change, so that a dataset made by an older platformer is
 # not silently mixed with the current one.
@@ -37,24 +37,24 @@ _EW, _EH = L.ENEMY_SIZE
 class VecPlatformer:
     """`num_envs` platformer environments as arrays; each is reset on its own by `reset_env`."""
 
-    def __init__(self, cfg: EnvConfig, num_envs: int):
-        self.cfg, self.num_envs = cfg, num_envs
-        self.tp = tp = cfg.height // cfg.tiles_per_view
+    def __init__(self, cfg: PlatformerConfig, num_envs: int, height: int = 64, width: int = 64):
+        self.cfg, self.num_envs, self.height, self.width = cfg, num_envs, height, width
+        self.tp = tp = height // cfg.tiles_per_view
         if tp < 2:
-            raise ConfigError(f"env.height={cfg.height} with env.tiles_per_view={cfg.tiles_per_view} "
-                              "gives tiles under 2 pixels; lower tiles_per_view")
+            raise ConfigError(f"frames {height} pixels high with platformer.tiles_per_view={cfg.tiles_per_view} "
+                              "give tiles under 2 pixels; lower tiles_per_view")
         if not 0.0 <= cfg.friction < 1.0:
-            raise ConfigError(f"env.friction={cfg.friction} must be in [0, 1): the share of the speed kept from a step")
+            raise ConfigError(f"platformer.friction={cfg.friction} must be in [0, 1): the share of the speed kept from a step")
         if cfg.style not in R.STYLES:
-            raise ConfigError(f"env.style={cfg.style!r} is not one of {R.STYLES}")
-        if cfg.level_height * tp < cfg.height or cfg.min_level_length * tp < cfg.width:
+            raise ConfigError(f"platformer.style={cfg.style!r} is not one of {R.STYLES}")
+        if cfg.level_height * tp < height or cfg.min_level_length * tp < width:
             raise ConfigError(f"a level of {cfg.level_height} x {cfg.min_level_length} tiles of {tp} px is "
-                              f"smaller than the {cfg.height} x {cfg.width} view; raise env.level_height "
-                              "or env.min_level_length")
+                              f"smaller than the {height} x {width} view; raise platformer.level_height "
+                              "or platformer.min_level_length")
         e, rows, cols = num_envs, cfg.level_height, cfg.max_level_length
         # Wall drawn beyond both ends of a level, so that the camera can keep the player centred
         # there too: a step sideways then always scrolls the view (see `render`).
-        self.margin = -(-cfg.width // (2 * tp)) + 1
+        self.margin = -(-width // (2 * tp)) + 1
         # Two empty rows below the level so that a falling player can be looked up without clipping.
         self.grid = np.zeros((e, rows + 2, cols), np.uint8)
         self.images = np.zeros((e, rows * tp, (cols + 2 * self.margin) * tp, 3), np.uint8)
@@ -103,11 +103,11 @@ class VecPlatformer:
         rows = np.minimum(np.maximum(rows.astype(np.int64), 0), self.grid.shape[1] - 1)
         return self.grid[self._rows, rows, cols.astype(np.int64)]
 
-    def _physics(self, dx, jump, active):
+    def _physics(self, dx, jump):
         f = self.cfg.friction
-        vx = np.where(active, self.vx * f + dx * (1 - f) * TOP_SPEED, self.vx)
-        vy = np.where(active, np.minimum(self.vy + GRAVITY, MAX_FALL), self.vy)
-        vy = np.where(active & jump & self.on_ground, -JUMP_SPEED, vy)
+        vx = self.vx * f + dx * (1 - f) * TOP_SPEED
+        vy = np.minimum(self.vy + GRAVITY, MAX_FALL)
+        vy = np.where(jump & self.on_ground, -JUMP_SPEED, vy)
         x, y = self.x, self.y
 
         # Horizontal move, then vertical: each checks the tiles along the leading edge.
@@ -123,15 +123,15 @@ class VecPlatformer:
         row = np.floor(np.where(down, ny + _PH - _EPS, ny))
         hit = L.SOLID[self._tile(row, nx)] | L.SOLID[self._tile(row, nx + _PW - _EPS)]
         ny = np.where(hit, np.where(down, row - _PH, row + 1), ny)
-        self.on_ground = np.where(active, hit & down, self.on_ground)
+        self.on_ground = hit & down
         vy = np.where(hit, 0.0, vy)
 
-        self.x, self.y = np.where(active, nx, x), np.where(active, ny, y)
+        self.x, self.y = nx, ny
         self.vx, self.vy = vx, vy
-        self.facing = np.where(active & (dx != 0), dx, self.facing)
+        self.facing = np.where(dx != 0, dx, self.facing)
 
         # Enemies patrol between their bounds; empty slots have speed 0 and never move.
-        ex = self.enemies[..., 0] + self.enemy_speed * active[:, None]
+        ex = self.enemies[..., 0] + self.enemy_speed
         lo, hi = self.enemies[..., 2], self.enemies[..., 3]
         turn = (ex < lo) | (ex > hi)
         self.enemy_speed = np.where(turn, -self.enemy_speed, self.enemy_speed)
@@ -146,18 +146,12 @@ class VecPlatformer:
         touch = ((np.abs(cx[:, None] - ecx) < 0.4 * (_PW + _EW)) & (np.abs(cy[:, None] - ecy) < 0.4 * (_PH + _EH))
                  & (self.enemy_speed != 0))
         dead = hazard | touch.any(axis=1) | (self.y > self.cfg.level_height)
-        return active & won & ~dead, active & dead
+        return won & ~dead, dead
 
     def step(self, actions_E: np.ndarray):
         """Advances every environment; returns reward, terminated, truncated (arrays of E)."""
         dx, jump = _ACTION_DX[actions_E], _ACTION_JUMP[actions_E]
-        active = np.ones(self.num_envs, bool)
-        won = np.zeros(self.num_envs, bool)
-        dead = np.zeros(self.num_envs, bool)
-        for _ in range(self.cfg.frame_skip):
-            w, d = self._physics(dx, jump, active)
-            won, dead = won | w, dead | d
-            active = active & ~w & ~d
+        won, dead = self._physics(dx, jump)
         self.t += 1
         terminated = won | dead
         truncated = ~terminated & (self.t >= self.cfg.max_episode_steps)
@@ -172,23 +166,23 @@ class VecPlatformer:
         """Draws every environment's frame into out_EHWC (or only those in `envs`)."""
         cfg, tp = self.cfg, self.tp
         if out_EHWC is None:
-            out_EHWC = np.empty((self.num_envs, cfg.height, cfg.width, 3), np.uint8)
+            out_EHWC = np.empty((self.num_envs, self.height, self.width, 3), np.uint8)
         # The camera keeps the player centred, even at a level's ends (the wall drawn beyond them
         # shows there): a camera held at the ends would turn a step there into the player's own
         # few pixels of motion, and the step would hardly show. Vertically it keeps more ground
         # than sky in view, clamped to the level.
-        cam_x = np.round((self.x + _PW / 2) * tp - cfg.width / 2).astype(int)
-        cam_y = np.clip(np.round((self.y + _PH / 2) * tp - 0.4 * cfg.height), 0,
-                        cfg.level_height * tp - cfg.height).astype(int)
+        cam_x = np.round((self.x + _PW / 2) * tp - self.width / 2).astype(int)
+        cam_y = np.clip(np.round((self.y + _PH / 2) * tp - 0.4 * self.height), 0,
+                        cfg.level_height * tp - self.height).astype(int)
         px = np.round(self.x * tp).astype(int) - cam_x
         py = np.round(self.y * tp).astype(int) - cam_y
         ex = np.round(self.enemies[..., 0] * tp).astype(int) - cam_x[:, None]
         ey = np.round(self.enemies[..., 1] * tp).astype(int) - cam_y[:, None]
-        visible = (self.enemy_speed != 0) & (ex > -tp) & (ex < cfg.width)
+        visible = (self.enemy_speed != 0) & (ex > -tp) & (ex < self.width)
         for i in range(self.num_envs) if envs is None else envs:
             frame = out_EHWC[i]
             left = cam_x[i] + self.margin * tp
-            frame[...] = self.images[i, cam_y[i]:cam_y[i] + cfg.height, left:left + cfg.width]
+            frame[...] = self.images[i, cam_y[i]:cam_y[i] + self.height, left:left + self.width]
             for m in np.flatnonzero(visible[i]):
                 R.blit(frame, self.sprites.enemy, ey[i, m], ex[i, m])
             R.blit(frame, self.sprites.player[int(self.facing[i])], py[i], px[i])
@@ -201,13 +195,13 @@ class PlatformerEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
-    def __init__(self, config: EnvConfig | None = None, level_seeds: tuple[int, int] = (0, 1_000_000),
-                 render_mode: str | None = None):
-        self.cfg = config or EnvConfig()
+    def __init__(self, config: PlatformerConfig | None = None, level_seeds: tuple[int, int] = (0, 1_000_000),
+                 render_mode: str | None = None, height: int = 64, width: int = 64):
+        self.cfg = config or PlatformerConfig()
         self.level_seeds = level_seeds
         self.render_mode = render_mode
-        self.core = VecPlatformer(self.cfg, 1)
-        self.observation_space = gym.spaces.Box(0, 255, (self.cfg.height, self.cfg.width, 3), np.uint8)
+        self.core = VecPlatformer(self.cfg, 1, height, width)
+        self.observation_space = gym.spaces.Box(0, 255, (height, width, 3), np.uint8)
         self.action_space = gym.spaces.Discrete(NUM_ACTIONS)
         self._frame = None
 

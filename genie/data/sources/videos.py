@@ -11,13 +11,25 @@ from __future__ import annotations
 import pathlib
 
 import numpy as np
-from PIL import Image
 
 from genie.config import Config, to_dict
 from genie.data import shards
+from genie.data.frames import fit_frame
+from genie.data.sources import Source
 
 VIDEO_SUFFIXES = (".mp4", ".gif", ".webm", ".avi", ".mov", ".mkv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class VideoSource(Source):
+    """Clips cut from videos; made by `import_videos` (scripts/import_videos.py), never generated."""
+
+    name = "videos"
+
+    def generate(self, cfg: Config, out_dir: pathlib.Path, log=print) -> dict:
+        raise shards.DataError(f"no dataset at {out_dir}: import your videos into it with "
+                               f"python scripts/import_videos.py <folder of videos> --out {out_dir} (with the same "
+                               "--config and options as training)")
 
 
 def find_videos(folder: pathlib.Path) -> list[pathlib.Path]:
@@ -31,17 +43,6 @@ def find_videos(folder: pathlib.Path) -> list[pathlib.Path]:
         raise shards.DataError(f"{folder} holds no videos ({', '.join(VIDEO_SUFFIXES)}) and no folders of "
                                f"{'/'.join(IMAGE_SUFFIXES)} frames; nothing to import")
     return found
-
-
-def fit_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """An RGB uint8 frame of any size, centre-cropped to the aspect ratio and resized."""
-    image = Image.fromarray(frame).convert("RGB")
-    w, h = image.size
-    scale = min(w / width, h / height)  # centre crop to the target aspect ratio, then resize
-    crop_w, crop_h = round(width * scale), round(height * scale)
-    left, top = (w - crop_w) // 2, (h - crop_h) // 2
-    image = image.crop((left, top, left + crop_w, top + crop_h)).resize((width, height), Image.Resampling.BOX)
-    return np.asarray(image, np.uint8)
 
 
 def read_video(path: pathlib.Path, height: int, width: int, stride: int = 1) -> np.ndarray:
@@ -73,12 +74,16 @@ def _clips(video_NHWC: np.ndarray, t_len: int) -> np.ndarray:
 
 def import_videos(folder: str | pathlib.Path, out_dir: str | pathlib.Path, cfg: Config, frame_stride: int = 1,
                   log=print) -> dict:
-    """Imports every video under folder into a dataset at out_dir; returns the manifest."""
+    """Imports every video under folder into a new dataset at out_dir; returns the manifest.
+    A dataset already at out_dir is refused, never replaced."""
     folder, out_dir = pathlib.Path(folder), pathlib.Path(out_dir)
-    t_len, height, width = cfg.data.clip_length, cfg.env.height, cfg.env.width
+    if (out_dir / shards.MANIFEST).exists() or any(out_dir.glob("*.array_record")):
+        raise shards.DataError(f"{out_dir} already holds a dataset; import into another folder (--out), or "
+                               "remove it first if it is no longer wanted")
+    t_len, height, width = cfg.data.clip_length, cfg.data.height, cfg.data.width
     videos = find_videos(folder)
     clips_per_split: dict[str, list] = {s: [] for s in shards.SPLITS}
-    sources: dict[str, list[str]] = {s: [] for s in shards.SPLITS}
+    names: dict[str, list[str]] = {s: [] for s in shards.SPLITS}
     by_video = len(videos) >= 3
     order = np.random.default_rng(cfg.data.seed).permutation(len(videos))
     n_held = max(1, round(0.1 * len(videos)))
@@ -89,8 +94,7 @@ def import_videos(folder: str | pathlib.Path, out_dir: str | pathlib.Path, cfg: 
             log(f"skipping {path}: fewer than {t_len} frames")
             continue
         name = str(path.relative_to(folder)) if path != folder else path.name
-        meta = [dict(level_seed=int(index), episode=int(index), t0=int(c * t_len * frame_stride), progress=0.0)
-                for c in range(len(clips_NTHWC))]
+        meta = [dict(video=name, t0=int(c * t_len * frame_stride)) for c in range(len(clips_NTHWC))]
         if by_video:
             split = "val" if rank < n_held else "test" if rank < 2 * n_held else "train"
             parts = {split: slice(None)}
@@ -100,7 +104,7 @@ def import_videos(folder: str | pathlib.Path, out_dir: str | pathlib.Path, cfg: 
         for split, part in parts.items():
             clips_per_split[split] += list(zip(clips_NTHWC[part], meta[part]))
             if len(clips_NTHWC[part]):
-                sources[split].append(name)
+                names[split].append(name)
     empty = [s for s, c in clips_per_split.items() if not c]
     if empty:
         raise shards.DataError(f"the videos in {folder} give no clips of {t_len} frames for split(s) {empty}; "
@@ -109,15 +113,11 @@ def import_videos(folder: str | pathlib.Path, out_dir: str | pathlib.Path, cfg: 
     no_actions = np.full(t_len - 1, shards.NO_ACTION, np.int8)
     splits = {}
     for split, clips in clips_per_split.items():
-        n_shards = -(-len(clips) // cfg.data.clips_per_shard)
-        entries = []
-        for s in range(n_shards):
-            chunk = clips[s * cfg.data.clips_per_shard:(s + 1) * cfg.data.clips_per_shard]
-            records = (shards.encode_clip(frames, no_actions, **meta) for frames, meta in chunk)
-            entries.append(shards.write_shard(out_dir / f"{split}-{s:05d}-of-{n_shards:05d}.array_record", records))
-        splits[split] = {"num_clips": len(clips), "shards": entries, "sources": sources[split]}
+        records = [shards.encode_clip(frames, no_actions, **meta) for frames, meta in clips]
+        splits[split] = {**shards.write_split(out_dir, split, records, cfg.data.clips_per_shard),
+                         "sources": names[split]}
     manifest = {
-        "source": "videos",
+        "source": VideoSource.name,
         "resolution": [height, width],
         "clip_length": t_len,
         "has_actions": False,
@@ -125,7 +125,7 @@ def import_videos(folder: str | pathlib.Path, out_dir: str | pathlib.Path, cfg: 
         "splits": splits,
         "import": {"folder": str(folder), "videos": len(videos), "frame_stride": frame_stride,
                    "split_by": "video" if by_video else "time"},
-        "config": {"name": cfg.name, "env": to_dict(cfg.env), "data": to_dict(cfg.data)},
+        "config": {"name": cfg.name, "data": to_dict(cfg.data)},
     }
     shards.write_manifest(out_dir, manifest)
     log(f"imported {sum(len(c) for c in clips_per_split.values())} clips from {len(videos)} videos into {out_dir}")

@@ -1,0 +1,36 @@
+"""Pixels between disk and models: uint8 frames <-> float32 in [0, 1], and fitting any image
+to the dataset's frame size."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+
+def to_float(video) -> jnp.ndarray:
+    """uint8 pixels (numpy or jax, any shape) -> float32 in [0, 1]."""
+    return jnp.asarray(video).astype(jnp.float32) / 255.0
+
+
+def to_uint8(video) -> np.ndarray:
+    """Float pixels in [0, 1] (values outside are clipped) -> uint8, rounded."""
+    return (np.clip(np.asarray(video, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def stack_clips(clips: list[dict], frames: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded clips (ClipSource items) -> (uint8 video_BTHWC, int32 actions_BTm1), the frames
+    of each clip taken by `frames`."""
+    video = np.stack([c["frames_THWC"][frames] for c in clips])
+    return video, np.stack([c["actions_Tm1"] for c in clips]).astype(np.int32)
+
+
+def fit_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An RGB uint8 frame of any size, centre-cropped to the aspect ratio and resized."""
+    image = Image.fromarray(frame).convert("RGB")
+    w, h = image.size
+    scale = min(w / width, h / height)  # centre crop to the target aspect ratio, then resize
+    crop_w, crop_h = round(width * scale), round(height * scale)
+    left, top = (w - crop_w) // 2, (h - crop_h) // 2
+    image = image.crop((left, top, left + crop_w, top + crop_h)).resize((width, height), Image.Resampling.BOX)
+    return np.asarray(image, np.uint8)

@@ -1,0 +1,57 @@
+"""The procedural platformer as a data source: its game (env, levels, render), the exploration
+policy that plays it, clip generation, and the probes it offers evaluation and play. Registered
+with gymnasium as genie/Platformer-v0 (genie/__init__.py)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from genie.config import Config, DataConfig, PlatformerConfig, dict_differences, to_dict, upgrade_config_dict
+from genie.data.sources import Source
+
+# Data fields not compared here: where the dataset is and how many processes made it (neither
+# changes its clips), and the frame size and clip length (dataset.py checks those for every source).
+_NOT_COMPARED = ("dir", "source", "workers", "height", "width", "clip_length")
+
+
+class PlatformerSource(Source):
+    name = "platformer"
+    reproducible = True
+
+    def generate(self, cfg: Config, out_dir: pathlib.Path, log=print) -> dict:
+        from genie.data.sources.platformer.generate import generate_dataset
+
+        return generate_dataset(cfg, out_dir, log=log)
+
+    def mismatches(self, manifest: dict, cfg: Config) -> list[str]:
+        from genie.data.sources.platformer.env import VERSION
+        from genie.data.sources.platformer.policy import POLICY_VERSION
+
+        content = lambda tree: {"platformer": tree["platformer"],
+                                "data": {k: v for k, v in tree["data"].items() if k not in _NOT_COMPARED}}
+        made = upgrade_config_dict(manifest.get("config", {}))
+        # A field added since the dataset was made had its default's effect then.
+        made = {"platformer": {**to_dict(PlatformerConfig()), **made.get("platformer", {})},
+                "data": {**to_dict(DataConfig()), **made.get("data", {})}}
+        diffs = dict_differences(content(made), content(to_dict(cfg)), "there", "wanted")
+        if manifest.get("platformer_version", 1) != VERSION:
+            diffs.append(f"platformer version {manifest.get('platformer_version', 1)} there, {VERSION} wanted: "
+                         "its physics or drawing have changed since")
+        if manifest.get("policy_version", 1) != POLICY_VERSION:
+            diffs.append(f"policy version {manifest.get('policy_version', 1)} there, {POLICY_VERSION} wanted: the "
+                         "exploration policy records other actions since")
+        return diffs
+
+    def first_frame(self, cfg: Config, level: int | None, seed: int) -> np.ndarray:
+        from genie.data.sources.platformer.env import PlatformerEnv
+
+        env = PlatformerEnv(cfg.platformer, level_seeds=tuple(cfg.data.test_seeds), height=cfg.data.height,
+                            width=cfg.data.width)
+        return env.reset(seed=seed, options=None if level is None else {"level_seed": level})[0]
+
+    def identifiability(self, cfg: Config) -> dict:
+        from genie.data.sources.platformer.identifiability import outcome_labels
+
+        return {**outcome_labels(cfg), "note": "a jump in the air, a step into a wall"}
