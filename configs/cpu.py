@@ -12,9 +12,16 @@ copying the last frame (README, "The default run"). Clips of 16 frames (LAM 1,50
 3,600 steps) reach the same targets but take 92.6 minutes on that machine.
 """
 
-from genie.config import (Config, DataConfig, DynamicsConfig, LAMConfig, OptimConfig, PlatformerConfig,
-                          TokenizerConfig,
-                          TrainConfig)
+from genie.config import (
+    Config,
+    DataConfig,
+    DynamicsConfig,
+    LAMConfig,
+    OptimConfig,
+    PlatformerConfig,
+    TokenizerConfig,
+    TrainConfig,
+)
 
 
 def get_config() -> Config:

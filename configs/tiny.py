@@ -8,9 +8,16 @@ Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a se
 stage trains 6 steps, the whole pipeline in about a minute (most of it compiling).
 """
 
-from genie.config import (Config, DataConfig, DynamicsConfig, LAMConfig, OptimConfig, PlatformerConfig,
-                          TokenizerConfig,
-                          TrainConfig)
+from genie.config import (
+    Config,
+    DataConfig,
+    DynamicsConfig,
+    LAMConfig,
+    OptimConfig,
+    PlatformerConfig,
+    TokenizerConfig,
+    TrainConfig,
+)
 
 
 def get_config() -> Config:

@@ -12,8 +12,8 @@ import numpy as np
 
 from genie.config import Config
 from genie.data import shards
-from genie.data.sources import get_source
 from genie.data.loader import Loader
+from genie.data.sources import get_source
 
 
 def datagen(cfg: Config, batch_size: int = 8, load_batches: int = 200) -> dict:
@@ -53,7 +53,10 @@ def params(cfg: Config) -> dict:
     """Parameter counts of each model at cfg's shapes (built abstractly: no memory, no time)."""
     from flax import nnx
 
-    from genie.models import build_models, count_params  # JAX only for the model targets
+    from genie.models import (  # JAX only for the model targets
+        build_models,
+        count_params,
+    )
 
     models = nnx.eval_shape(lambda: build_models(cfg, nnx.Rngs(0)))
     return {name: count_params(model) for name, model in models.items()}
@@ -129,7 +132,7 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
 def train(cfg: Config, steps: int = 5) -> dict:
     """Per stage: step time, frames/s, compile time, peak memory, FLOP/s; each stage in a fresh
     process so that its peak memory is its own."""
-    from genie.train.stages import STAGES
+    from genie.models import STAGES
 
     results = {}
     context = multiprocessing.get_context("spawn")
@@ -159,8 +162,8 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
     import jax.numpy as jnp
     from flax import nnx
 
-    from genie import rollout
     from genie.models import build_models
+    from genie.sample import rollout
     from genie.world import World
 
     models = build_models(cfg, nnx.Rngs(cfg.seed))

@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genie.train.checkpoint import CheckpointError
-from genie.train.stages import STAGES
+from genie.checkpoint import CheckpointError
+from genie.models import STAGES
 
 FORMAT = 1
 WORLD_FILE, WEIGHTS_FILE = "world.json", "weights.npz"

@@ -107,10 +107,10 @@ class LAMConfig:
     warp: bool = False
     max_flow: float = 4.0
     # The encoder also reads, per patch, how well the previous frame moved by each shift of up to
-    # this many pixels matches it (genie/motion.py); 0: pixels only.
+    # this many pixels matches it (genie/nn/motion.py); 0: pixels only.
     motion_radius: int = 0
     # The decoder's output for each patch: a mixture of frame t moved by each whole-pixel shift of
-    # up to this many pixels, plus a residual (genie/lam.py); 0: drawn (or warped, with `warp`).
+    # up to this many pixels, plus a residual (genie/models/lam.py); 0: drawn (or warped, with `warp`).
     shift_radius: int = 0
     decoder_patch_size: int = 0  # 0: patch_size
     decoder_history: bool = True  # the decoder reads frames 0..t (Genie); False: frame t alone

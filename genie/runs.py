@@ -9,10 +9,9 @@ import pathlib
 from flax import nnx
 
 from genie.bundle import is_bundle, load_bundle
+from genie.checkpoint import is_complete, restore_latest
 from genie.config import Config, ConfigError, config_from_dict
-from genie.models import build_models
-from genie.train.stages import STAGES, Cotrained
-from genie.train.trainer import is_complete, restore_latest
+from genie.models import STAGES, Cotrained, build_models
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@
     world.save("session.gif")
 
 Each step is one compiled call: MaskGIT over the new frame's tokens against cached keys/values
-of the past frames (genie/rollout.py), then the tokenizer decoder against its own cache. The
+of the past frames (genie/sample/rollout.py), then the tokenizer decoder against its own cache. The
 window of past frames slides, so play goes on for as long as one likes without recompiling.
 With `devices=n` every step runs tensor-parallel over n devices (on a CPU, one per core: see
 genie/cores.py), the heads and feed-forward units of each transformer layer split between them.
@@ -26,11 +26,11 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from genie import rollout
 from genie.config import Config
 from genie.data.frames import fit_frame
-from genie.layers import MODEL
+from genie.nn.layers import MODEL
 from genie.runs import load_run
+from genie.sample import rollout
 
 
 class PromptError(ValueError):

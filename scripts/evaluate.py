@@ -12,9 +12,9 @@ import pathlib
 import sys
 
 from genie import hugepages
+from genie.checkpoint import CheckpointError
 from genie.config import ConfigError, apply_overrides
 from genie.data.shards import DataError
-from genie.train.checkpoint import CheckpointError
 
 
 def main(argv=None) -> int:

@@ -42,10 +42,10 @@ def main(argv=None) -> int:
     cores.split_cpu(args.devices)  # before JAX starts
 
     from genie.bundle import SHIPPED, is_bundle
+    from genie.checkpoint import CheckpointError
     from genie.config import ConfigError
     from genie.data.shards import DataError
     from genie.play.controls import parse_actions
-    from genie.train.checkpoint import CheckpointError
     from genie.world import World
 
     if args.workdir is None and not is_bundle(SHIPPED):

@@ -12,10 +12,10 @@ import argparse
 import sys
 
 from genie import hugepages
+from genie.checkpoint import CheckpointError
 from genie.config import ConfigError, config_from_command_line
 from genie.data.shards import DataError
-from genie.train.checkpoint import CheckpointError
-from genie.train.pipeline import ALL
+from genie.pipeline import ALL
 from genie.train.trainer import NonFiniteLoss, StopRequested
 
 
@@ -33,7 +33,9 @@ def main(argv=None) -> int:
         from genie.train.sharding import initialize_distributed
 
         initialize_distributed(args.coordinator, args.num_processes, args.process_id)
-    from genie.train.pipeline import run  # after initialize_distributed, which must precede JAX's use
+    from genie.pipeline import (
+        run,  # after initialize_distributed, which must precede JAX's use
+    )
 
     try:
         run(cfg, args.workdir or f"runs/{cfg.name}", ALL if args.stage == "all" else (args.stage,))

@@ -71,8 +71,8 @@ def fit(model, loss_fn, steps, lr=3e-3):
 def tiny_run(tiny_cfg, tiny_data, tmp_path_factory):
     """A tiny run trained through every stage, with its samples, and evaluated (so it has
     eval/action_map.json): what `scripts/train.py --config configs/tiny.py` makes."""
+    from genie import pipeline
     from genie.config import override
-    from genie.train import pipeline
 
     cfg = override(tiny_cfg, {"data.dir": str(tiny_data)})
     workdir = tmp_path_factory.mktemp("run")

@@ -9,12 +9,12 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from PIL import Image, ImageSequence
 from flax import nnx
+from PIL import Image, ImageSequence
 
 from genie.bundle import SHIPPED, WEIGHTS_FILE, export_world, is_bundle
+from genie.checkpoint import CheckpointError
 from genie.runs import load_run
-from genie.train.checkpoint import CheckpointError
 from genie.world import World
 from tests.conftest import ROOT
 

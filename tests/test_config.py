@@ -2,7 +2,15 @@ import dataclasses
 
 import pytest
 
-from genie.config import Config, ConfigError, apply_overrides, config_from_dict, load_config, override, to_dict
+from genie.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+    override,
+    to_dict,
+)
 from tests.conftest import ROOT
 
 

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genie import maskgit
+from genie.sample import maskgit
 from tests.conftest import fit, make_models
 
 

@@ -5,8 +5,8 @@ import re
 import subprocess
 import sys
 
+from genie import pipeline
 from genie.config import override
-from genie.train import pipeline
 from tests.conftest import ROOT
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genie.config import ConfigError
-from genie.fsq import FiniteScalarQuantizer
+from genie.quantizers.fsq import FiniteScalarQuantizer
 from tests.conftest import make_models
 
 LEVELS = (8, 5, 3)  # even and odd level counts

@@ -1,9 +1,9 @@
 import numpy as np
 
 from genie.config import PlatformerConfig
-from genie.data.sources.platformer.identifiability import outcome_labels, outcome_sets
 from genie.data.sources.platformer import levels as L
 from genie.data.sources.platformer.env import ACTION_NAMES, VecPlatformer
+from genie.data.sources.platformer.identifiability import outcome_labels, outcome_sets
 from genie.eval.evaluate import identifiability_reference
 
 A = {name: i for i, name in enumerate(ACTION_NAMES)}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from genie.config import ConfigError, override
-from genie.motion import shifts
+from genie.nn.motion import shifts
 from tests.conftest import fit, make_models
 
 

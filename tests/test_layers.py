@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genie.layers import STTransformer, patchify, rope, unpatchify, write_slot
+from genie.nn.layers import STTransformer, patchify, rope, unpatchify, write_slot
 
 
 def test_patchify_round_trip():

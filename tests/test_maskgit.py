@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genie import maskgit
+from genie.sample import maskgit
 
 K, MASK = 16, 16
 

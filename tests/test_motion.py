@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genie import motion
-from genie.layers import patchify, unpatchify
-from genie.motion import match_scores, num_shifts
+from genie.nn import motion
+from genie.nn.layers import patchify, unpatchify
+from genie.nn.motion import match_scores, num_shifts
 
 
 def _texture(h=32, w=48):

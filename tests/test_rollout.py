@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from genie import rollout
+from genie.sample import rollout
 from tests.conftest import make_models
 
 SAMPLING = dict(steps=4, temperature=0.0, choice_temperature=0.0)  # greedy: no ties to break by noise

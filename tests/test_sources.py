@@ -85,7 +85,7 @@ def test_every_stage_trains_and_evaluates_on_imported_videos(tiny_cfg, video_fol
 
 
 def test_a_source_defined_outside_genie_trains_through_the_same_pipeline(tiny_cfg, tmp_path):
-    from genie.train import pipeline
+    from genie import pipeline
 
     cfg = override(tiny_cfg, {"data.source": "squares", "data.dir": str(tmp_path / "squares")})
     pipeline.run(cfg, tmp_path / "run", log=lambda *_: None)

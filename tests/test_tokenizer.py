@@ -5,8 +5,8 @@ import pytest
 from flax import nnx
 
 from genie.config import ConfigError, override
-from genie.layers import patchify
-from genie.tokenizer import VideoTokenizer, psnr
+from genie.models.tokenizer import VideoTokenizer, psnr
+from genie.nn.layers import patchify
 from tests.conftest import fit, make_models
 
 

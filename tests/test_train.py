@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from genie import pipeline
+from genie.checkpoint import CheckpointError, Checkpoints
 from genie.config import override
 from genie.data.shards import ClipSource
-from genie.train import pipeline, sharding
-from genie.train.checkpoint import CheckpointError, Checkpoints
+from genie.train import sharding
 from genie.train.features import FrozenFeatures
 from genie.train.stages import make_stage
 from genie.train.trainer import NonFiniteLoss, restore_trained, train_stage

@@ -4,8 +4,8 @@ import pytest
 
 from genie.data import shards
 from genie.data.loader import Loader
-from genie.data.sources.videos import import_videos
 from genie.data.sources.platformer.env import PlatformerEnv
+from genie.data.sources.videos import import_videos
 
 
 def _platformer_video(seed, n):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from genie.vq import VectorQuantizer, l2_normalize
+from genie.quantizers.vq import VectorQuantizer, l2_normalize
 
 
 def _vq(num_codes=8, dim=4, **kw):

@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genie.warp import warp
+from genie.nn.warp import warp
 
 
 def _frames():

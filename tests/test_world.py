@@ -78,8 +78,8 @@ def test_the_session_saves_as_gif_and_mp4(world, prompt_png, tmp_path):
 
 
 def test_a_run_without_dynamics_cannot_be_played(tiny_cfg, tiny_data, tmp_path):
+    from genie import pipeline
     from genie.config import override
-    from genie.train import pipeline
 
     cfg = override(tiny_cfg, {"data.dir": str(tiny_data), "train.sample_every": 0})
     pipeline.run(cfg, tmp_path, stages=("tokenizer",), log=lambda *_: None)

@@ -21,11 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genie import rollout
 from genie.data.shards import ClipSource
 from genie.data.sources import get_source
 from genie.eval import metrics
 from genie.runs import TrainedRun
+from genie.sample import rollout
 
 
 def settings(cfg) -> dict:

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genie import motion
+from genie.nn import motion
 
 
 def psnr(a, b):

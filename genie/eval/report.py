@@ -9,7 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw
 
-from genie.train.stages import STAGES
+from genie.models import STAGES
 
 
 def _uint8(x) -> np.ndarray:

@@ -15,41 +15,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genie import rollout
-from genie.config import Config, OptimConfig, to_dict
+from genie.config import Config, OptimConfig
 from genie.data.shards import ClipSource
-from genie.dynamics import DynamicsModel
-from genie.lam import LatentActionModel
-from genie.models import build_models
-from genie.tokenizer import VideoTokenizer
-from genie.vq import VectorQuantizer
+from genie.models import Cotrained, build_models, stage_signature
+from genie.models.lam import LatentActionModel
+from genie.models.tokenizer import VideoTokenizer
+from genie.quantizers.vq import VectorQuantizer
+from genie.sample import rollout
 
-STAGES = ("tokenizer", "lam", "dynamics")
 # Each stage draws its own data order and randomness from the run's seed.
 STAGE_SEEDS = {"tokenizer": 0, "lam": 1000, "dynamics": 2000}
-
-
-# Generation settings: a trained dynamics model samples with any of them.
-SAMPLING_FIELDS = ("maskgit_steps", "temperature", "choice_temperature")
-
-
-def stage_signature(name: str, cfg: Config) -> dict:
-    """The config fields a checkpoint of stage `name` depends on."""
-    common = {"data": {"height": cfg.data.height, "width": cfg.data.width, "clip_length": cfg.data.clip_length}}
-    if name == "tokenizer":
-        return {**common, "tokenizer": to_dict(cfg.tokenizer)}
-    if name == "lam":
-        return {**common, "lam": to_dict(cfg.lam)}
-    dynamics = {k: v for k, v in to_dict(cfg.dynamics).items() if k not in SAMPLING_FIELDS}
-    return {**common, "tokenizer": to_dict(cfg.tokenizer), "lam": to_dict(cfg.lam),
-            "dynamics": dynamics, "cotrain_lam": cfg.train.cotrain_lam}
-
-
-class Cotrained(nnx.Module):
-    """The dynamics model and the LAM as one trainable unit."""
-
-    def __init__(self, dynamics: DynamicsModel, lam: LatentActionModel):
-        self.dynamics, self.lam = dynamics, lam
 
 
 @dataclasses.dataclass

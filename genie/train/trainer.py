@@ -17,17 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from genie.checkpoint import COMPLETE, Checkpoints, is_complete, restore_latest
 from genie.config import Config, to_dict
 from genie.data.loader import Loader
-from genie.models import count_params
+from genie.models import count_params, stage_signature
 from genie.train import sharding
-from genie.train.checkpoint import Checkpoints
 from genie.train.features import FrozenFeatures
 from genie.train.logging import RunLog
 from genie.train.optim import learning_rate, make_optimizer
-from genie.train.stages import STAGE_SEEDS, Stage, stage_signature
-
-COMPLETE = "COMPLETE"
+from genie.train.stages import STAGE_SEEDS, Stage
 
 
 class NonFiniteLoss(RuntimeError):
@@ -62,10 +60,6 @@ def parameter_fingerprint(module: nnx.Module) -> str:
     for leaf in jax.tree.leaves(nnx.state(module, nnx.Param)):
         digest.update(np.asarray(leaf.addressable_data(0)).tobytes())
     return digest.hexdigest()[:16]
-
-
-def is_complete(stage_dir: pathlib.Path) -> bool:
-    return (stage_dir / COMPLETE).exists()
 
 
 def make_train_step(stage: Stage, cfg: Config):
@@ -236,24 +230,6 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
             (stage_dir / COMPLETE).write_text(f"{step}\n")
     finally:
         log.close()
-        checkpoints.close()
-
-
-def restore_latest(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int | None:
-    """Loads the latest checkpoint of stage `stage_name` into `module`, finished or not;
-    returns its step, or None where the stage has no checkpoint."""
-    directory = workdir / stage_name / "checkpoints"
-    if not directory.is_dir():
-        return None
-    checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(stage_name, cfg),
-                              stage_signature(stage_name, Config()))
-    try:
-        step = checkpoints.latest_step()
-        if step is not None:
-            model_state, _, _ = checkpoints.restore(step, nnx.state(module))
-            nnx.update(module, model_state)
-        return step
-    finally:
         checkpoints.close()
 
 

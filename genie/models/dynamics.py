@@ -14,8 +14,8 @@ import optax
 from flax import nnx
 
 from genie.config import DynamicsConfig
-from genie.layers import Cache, STTransformer
-from genie.maskgit import training_mask
+from genie.nn.layers import Cache, STTransformer
+from genie.sample.maskgit import training_mask
 
 
 class DynamicsModel(nnx.Module):

@@ -2,7 +2,7 @@
 rounded to one of L_i levels, so the codebook is the fixed grid of prod(L_i) points. Nothing
 in it is learnt, so there is no codebook to collapse, no codebook or commitment loss and no
 dead code to restart; on the CPU recipe the tokenizer learns faster with it than with the
-learnt VQ (see the README's results). The alternative to `genie.vq.VectorQuantizer`, with the
+learnt VQ (see the README's results). The alternative to `genie.quantizers.vq.VectorQuantizer`, with the
 same interface."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from flax import nnx
 
 from genie.config import ConfigError
-from genie.vq import code_fractions, usage_stats
+from genie.quantizers.vq import code_fractions, usage_stats
 
 
 class FiniteScalarQuantizer(nnx.Module):

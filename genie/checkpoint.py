@@ -1,4 +1,5 @@
-"""Checkpoints of a stage with orbax: model, optimizer, step, data-loader position and the config.
+"""Checkpoints of a stage with orbax: model, optimizer, step, data-loader position and the config;
+restoring a stage's latest one into a model (training and inference alike).
 
 A checkpoint records the config fields it depends on; restoring it under a config that
 differs in any of them is refused with the list of differences, instead of failing on array
@@ -11,8 +12,12 @@ import pathlib
 
 import jax
 import orbax.checkpoint as ocp
+from flax import nnx
 
-from genie.config import dict_differences, upgrade_config_dict
+from genie.config import Config, dict_differences, upgrade_config_dict
+from genie.models import stage_signature
+
+COMPLETE = "COMPLETE"  # written into a stage's folder when it has trained all its steps
 
 
 def _common(old: dict, new: dict) -> dict:
@@ -81,3 +86,25 @@ class Checkpoints:
 
     def close(self) -> None:
         self.manager.close()
+
+
+def is_complete(stage_dir: pathlib.Path) -> bool:
+    return (stage_dir / COMPLETE).exists()
+
+
+def restore_latest(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int | None:
+    """Loads the latest checkpoint of stage `stage_name` into `module`, finished or not;
+    returns its step, or None where the stage has no checkpoint."""
+    directory = workdir / stage_name / "checkpoints"
+    if not directory.is_dir():
+        return None
+    checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(stage_name, cfg),
+                              stage_signature(stage_name, Config()))
+    try:
+        step = checkpoints.latest_step()
+        if step is not None:
+            model_state, _, _ = checkpoints.restore(step, nnx.state(module))
+            nnx.update(module, model_state)
+        return step
+    finally:
+        checkpoints.close()

@@ -26,12 +26,12 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import ConfigError, DataConfig, LAMConfig
-from genie.fsq import FiniteScalarQuantizer, configured_fsq
-from genie.layers import STTransformer, num_patches, patchify, unpatchify
-from genie.motion import match_scores, mix_shifts, num_shifts, shifts
-from genie.tokenizer import psnr
-from genie.vq import VectorQuantizer
-from genie.warp import warp
+from genie.models.tokenizer import psnr
+from genie.nn.layers import STTransformer, num_patches, patchify, unpatchify
+from genie.nn.motion import match_scores, mix_shifts, num_shifts, shifts
+from genie.nn.warp import warp
+from genie.quantizers.fsq import FiniteScalarQuantizer, configured_fsq
+from genie.quantizers.vq import VectorQuantizer
 
 
 def make_action_quantizer(cfg: LAMConfig, rngs: nnx.Rngs) -> VectorQuantizer | FiniteScalarQuantizer:

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
-from genie import maskgit
-from genie.layers import write_slot
+from genie.nn.layers import write_slot
+from genie.sample import maskgit
 
 
 @struct.dataclass

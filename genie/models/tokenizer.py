@@ -14,9 +14,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import ConfigError, DataConfig, TokenizerConfig
-from genie.fsq import FiniteScalarQuantizer, configured_fsq
-from genie.layers import Cache, STTransformer, num_patches, patchify, unpatchify
-from genie.vq import VectorQuantizer
+from genie.nn.layers import Cache, STTransformer, num_patches, patchify, unpatchify
+from genie.quantizers.fsq import FiniteScalarQuantizer, configured_fsq
+from genie.quantizers.vq import VectorQuantizer
 
 
 def psnr(a, b, axis=None):

@@ -8,11 +8,12 @@ import pathlib
 import jax
 from flax import nnx
 
+from genie.checkpoint import is_complete
 from genie.config import Config, to_dict
 from genie.data.dataset import prepare_dataset
-from genie.models import build_models
-from genie.train.stages import STAGES, make_stage
-from genie.train.trainer import is_complete, restore_trained, train_stage
+from genie.models import STAGES, build_models
+from genie.train.stages import make_stage
+from genie.train.trainer import restore_trained, train_stage
 
 ALL = ("data", *STAGES, "eval")
 

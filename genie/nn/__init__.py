@@ -1,0 +1,1 @@
+"""Neural-network parts shared by the models: the spatiotemporal transformer, motion features."""

@@ -1,0 +1,1 @@
+"""Quantizers: continuous vectors to discrete codes (VQ, FSQ)."""

@@ -1,0 +1,1 @@
+"""Generating frames: MaskGIT decoding and cached frame-by-frame rollout."""
