@@ -85,11 +85,14 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
     import numpy as np
     from flax import nnx
 
+    from genie.models import count_params
     from genie.train.optim import make_optimizer
     from genie.train.stages import make_stage
     from genie.train.trainer import jit_train_step
 
     stage = make_stage(stage_name, cfg)
+    if not count_params(stage.trainable):  # e.g. a pixel-code tokenizer: fitted, never trained
+        return {"trainable_params": 0}
     optimizer = nnx.Optimizer(stage.trainable, make_optimizer(stage.optim), wrt=nnx.Param)
     step_fn, state, frozen_state = jit_train_step(stage, cfg, optimizer)
 
@@ -141,7 +144,7 @@ def train(cfg: Config, steps: int = 5) -> dict:
             results[name] = pool.apply(_train_stage_speed, (cfg, name, steps))
     with context.Pool(1) as pool:
         results["machine_matmul_flop_per_s"] = round(pool.apply(matmul_flops), 1)
-    for name in STAGES:
+    for name in (name for name in STAGES if "achieved_flop_per_s" in results[name]):
         results[name]["fraction_of_matmul_peak"] = round(
             results[name]["achieved_flop_per_s"] / results["machine_matmul_flop_per_s"], 3)
     return results

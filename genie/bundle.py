@@ -12,7 +12,7 @@ A bundle is laid out like a run, so everything that reads runs reads it:
     eval/                  scripts/evaluate.py's report on these weights (written after export)
 
 Float16 halves the size against float32 and keeps about 3 significant digits of each weight;
-the shipped world's metrics are measured on the float16 weights themselves (README, Results).
+the shipped world's metrics are measured on the float16 weights themselves (docs/record.md).
 """
 
 from __future__ import annotations

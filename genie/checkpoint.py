@@ -81,8 +81,30 @@ class Checkpoints:
         items = {"model": ocp.args.StandardRestore(abstract(model_target)), "loader": ocp.args.JsonRestore()}
         if optimizer_target is not None:
             items["optimizer"] = ocp.args.StandardRestore(abstract(optimizer_target))
-        restored = self.manager.restore(step, args=ocp.args.Composite(**items))
+        try:
+            restored = self.manager.restore(step, args=ocp.args.Composite(**items))
+        except ValueError as e:
+            if optimizer_target is not None or "MISSING" not in str(e):
+                raise CheckpointError(f"the checkpoint at {self.directory} (step {step}) does not fit this model: "
+                                      f"{str(e)[:300]}... Train this stage again in another --workdir") from None
+            # A model that has dropped parts since (a pixel-code tokenizer lost its zero-output
+            # transformers): the parts it still has are read from the checkpoint.
+            return self._restore_part(step, model_target), None, self.manager.restore(
+                step, args=ocp.args.Composite(loader=ocp.args.JsonRestore()))["loader"]
         return restored["model"], restored.get("optimizer") if optimizer_target is not None else None, restored["loader"]
+
+    def _restore_part(self, step: int, model_target):
+        """`model_target` with each of its variables read from the checkpoint's model of `step`,
+        which may hold more."""
+        saved = self.manager.restore(step, args=ocp.args.Composite(model=ocp.args.StandardRestore()))["model"]
+        flat = dict(nnx.to_flat_state(model_target))
+        for path, variable in flat.items():
+            node = saved
+            for key in path:
+                node = node[str(key) if str(key) in node else key]
+            value = node["value"] if isinstance(node, dict) else node
+            variable.set_value(jax.device_put(value, variable.get_value().sharding))
+        return nnx.from_flat_state(flat)
 
     def close(self) -> None:
         self.manager.close()

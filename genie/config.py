@@ -75,8 +75,9 @@ class TokenizerConfig:
     num_codes: int = 1024  # K
     code_dim: int = 32  # L
     # vq: learnt codebook (cosine); fsq: finite scalar quantisation, K = prod(fsq_levels); pixel:
-    # the codes are image patches (code_dim = patch_size^2 * 3, Euclidean), fitted by k-means to
-    # training patches before step 0, and encoder and decoder learn corrections around them.
+    # the tokenizer is a codebook of image patches (code_dim = patch_size^2 * 3) fitted by k-means
+    # before step 0, with no transformer (genie/models/patch_tokenizer.py): the width, heads and
+    # layers above are unused, and it trains 0 steps.
     quantizer: str = "vq"
     fsq_levels: tuple[int, ...] = ()  # fsq: levels per code dimension, e.g. (8, 5, 5, 5) = 1000 codes
     commitment_weight: float = 0.25

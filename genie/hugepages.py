@@ -5,7 +5,7 @@ hands big freed blocks back to the kernel, so every 4 KiB page of the next step'
 on first touch. On configs/cpu.py that is ~13 million page faults in 10 steps of each stage and
 over a quarter of the CPU time spent in the kernel. The tunable `glibc.malloc.hugetlb=1` makes
 malloc mark its memory for transparent huge pages, which cuts the faults ~16x and a training step
-~40% (README, "Training speed"); results are bit-identical. glibc reads its tunables once, when the
+~40% (docs/record.md, "Training speed"); results are bit-identical. glibc reads its tunables once, when the
 process starts, so the only way to set one from Python is to start again: `os.execv` replaces the
 process (same PID, same arguments) before any work is done. A GLIBC_TUNABLES that already names
 the tunable is left alone (`glibc.malloc.hugetlb=0` turns this off); other systems are untouched.

@@ -27,7 +27,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from genie.config import Config
-from genie.data.frames import fit_frame
+from genie.data.frames import fit_frame, to_float, to_uint8
 from genie.nn.layers import MODEL
 from genie.runs import load_run
 from genie.sample import rollout
@@ -41,7 +41,7 @@ def _play_step(graphdef, params, state, action_1, key, steps, temperature, choic
     tokenizer, dynamics = nnx.merge(graphdef, params)
     frame, _, state = rollout.next_frame(tokenizer, dynamics, state, action_1, key, steps, temperature,
                                          choice_temperature, slide)
-    return (jnp.clip(frame[0], 0, 1) * 255 + 0.5).astype(jnp.uint8), state
+    return to_uint8(frame[0]), state
 
 
 def _start(graphdef, params, prompt_1kHWC, actions_1km1, context):
@@ -71,7 +71,7 @@ def read_prompt(prompt, height: int, width: int) -> np.ndarray:
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
             raise PromptError("the prompt has NaN or infinite values")
-        array = (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
+        array = np.asarray(to_uint8(array))
     array = array.astype(np.uint8)
     if array.ndim == 2:
         array = array[..., None]
@@ -140,7 +140,7 @@ class World:
         """Starts from a prompt (see read_prompt); returns its last frame at the model's size.
         A prompt of k frames keeps the last C = T-1 and takes the actions between them from the LAM."""
         frames = read_prompt(prompt, self.height, self.width)[-(self.context - 1):]
-        video = jnp.asarray(frames[None], jnp.float32) / 255.0
+        video = to_float(frames[None])
         if len(frames) > 1 and "lam" in self.models:
             actions = self.models["lam"].infer_actions(video)
         else:
@@ -228,19 +228,24 @@ SPLIT_FROM_WIDTH = 256
 
 
 def _auto_devices(cfg: Config) -> int:
-    wide = min(cfg.tokenizer.width, cfg.dynamics.width) >= SPLIT_FROM_WIDTH
+    wide = min(getattr(cfg, field).width for field in _transformers(cfg)) >= SPLIT_FROM_WIDTH
     two = jax.default_backend() == "cpu" and jax.local_device_count() >= 2 and _unsplittable(cfg, 2) is None
     return 2 if wide and two else 1
 
 
 def _unsplittable(cfg: Config, devices: int) -> str | None:
     """Why the models' heads and feed-forward units cannot be split over `devices`, if so."""
-    for field in ("tokenizer", "dynamics"):
+    for field in _transformers(cfg):
         model = getattr(cfg, field)
         if model.heads % devices or model.ffw % devices:
             return (f"{field}: {model.heads} heads and {model.ffw} feed-forward units do not split evenly over "
                     f"{devices} devices")
     return None
+
+
+def _transformers(cfg: Config) -> tuple[str, ...]:
+    """The models a play step runs through a transformer (a pixel-code tokenizer has none)."""
+    return ("dynamics",) if cfg.tokenizer.quantizer == "pixel" else ("tokenizer", "dynamics")
 
 
 def _model_mesh(cfg: Config, devices: int) -> jax.sharding.Mesh | None:

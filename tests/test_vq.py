@@ -1,7 +1,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from flax import nnx
 
 from genie.quantizers.vq import VectorQuantizer, l2_normalize
@@ -52,30 +51,3 @@ def test_a_deliberately_dead_code_is_revived_by_restart():
     _, idx, _ = vq(data)
     assert (idx == 5).any()
     assert not bool(vq.dead_codes()[5])
-
-
-def test_euclidean_codes_are_chosen_by_distance_and_kept_as_they_are():
-    vq = _vq(num_codes=4, dim=2, euclidean=True)
-    codes = jnp.array([[0.0, 0.0], [1.0, 0.0], [4.0, 0.0], [0.0, 2.0]])
-    vq.codebook[...] = codes
-    x = jnp.array([[3.0, 0.1], [0.2, 0.1], [0.1, 1.5], [1.4, -0.2]])
-    q, idx, _ = vq(x)
-    # [3, 0.1] points the way of codes 1 and 2 alike; it is nearest to code 2.
-    np.testing.assert_array_equal(idx, [2, 0, 3, 1])
-    np.testing.assert_allclose(q, codes[idx], atol=1e-6)  # not moved onto the sphere
-
-
-def test_kmeans_fit_finds_separated_clusters_and_is_not_a_parameter():
-    centres = jnp.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    noise = 0.01 * jax.random.normal(jax.random.key(5), (400, 3))
-    z = jnp.repeat(centres, 100, axis=0) + noise
-    vq = _vq(num_codes=4, dim=3, euclidean=True, learnt=False, usage_decay=0.5)
-    vq(z[:100], update_usage=True)  # usage piles onto few codes; fitting resets it
-    error = vq.fit(z, jax.random.key(6))
-    found = np.array(sorted(np.asarray(vq.codes()).tolist()))
-    np.testing.assert_allclose(found, sorted(np.asarray(centres).tolist()), atol=0.01)
-    np.testing.assert_allclose(error, np.mean(np.sum(np.square(noise), axis=-1)), rtol=0.05)
-    np.testing.assert_allclose(vq.usage[...], 0.25)
-    assert not jax.tree.leaves(nnx.state(vq, nnx.Param))  # the optimizer never moves fitted codes
-    with pytest.raises(ValueError, match="at least as many inputs"):
-        _vq(num_codes=8, dim=3, euclidean=True).fit(z[:5], jax.random.key(7))

@@ -9,6 +9,7 @@ import numpy as np
 
 from genie.config import Config
 from genie.data import shards
+from genie.data.frames import grid
 from genie.data.sources import get_source
 
 PREVIEW = "preview.gif"
@@ -77,12 +78,9 @@ def write_preview(data_dir: str | pathlib.Path, split: str = "train", num_clips:
     n, t, h, w, c = video_NTHWC.shape
     cols = min(4, n)
     rows = -(-n // cols)
-    pad = np.zeros((rows * cols - n, t, h, w, c), np.uint8)
-    grid = np.concatenate([video_NTHWC, pad]).reshape(rows, cols, t, h, w, c)
+    cells = np.concatenate([video_NTHWC, np.zeros((rows * cols - n, t, h, w, c), np.uint8)]).reshape(rows, cols, t, h, w, c)
     # A one-pixel gap between clips so their borders read clearly.
-    grid = np.pad(grid, ((0, 0), (0, 0), (0, 0), (0, 1), (0, 1), (0, 0)), constant_values=255)
-    frames_THWC = grid.transpose(2, 0, 3, 1, 4, 5).reshape(t, rows * (h + 1), cols * (w + 1), c)
-    frames_THWC = frames_THWC.repeat(scale, axis=1).repeat(scale, axis=2)
+    frames_THWC = np.stack([grid(cells[:, :, i], gap=1, scale=scale) for i in range(t)])
     path = pathlib.Path(data_dir) / PREVIEW
     iio.imwrite(path, frames_THWC, duration=100, loop=0)
     return path

@@ -13,9 +13,9 @@ def to_float(video) -> jnp.ndarray:
     return jnp.asarray(video).astype(jnp.float32) / 255.0
 
 
-def to_uint8(video) -> np.ndarray:
-    """Float pixels in [0, 1] (values outside are clipped) -> uint8, rounded."""
-    return (np.clip(np.asarray(video, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+def to_uint8(video) -> jnp.ndarray:
+    """Float pixels in [0, 1] (values outside are clipped) -> uint8, rounded; traceable."""
+    return (jnp.clip(jnp.asarray(video), 0, 1) * 255 + 0.5).astype(jnp.uint8)
 
 
 def stack_clips(clips: list[dict], frames: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
@@ -23,6 +23,16 @@ def stack_clips(clips: list[dict], frames: slice = slice(None)) -> tuple[np.ndar
     of each clip taken by `frames`."""
     video = np.stack([c["frames_THWC"][frames] for c in clips])
     return video, np.stack([c["actions_Tm1"] for c in clips]).astype(np.int32)
+
+
+def grid(cells_RCHWC: np.ndarray, gap: int = 0, scale: int = 1) -> np.ndarray:
+    """[R, C, H, W, 3] uint8 -> one image of R rows of C cells, a white gap between cells, scaled up."""
+    r, c, h, w, _ = cells_RCHWC.shape
+    canvas = np.full((r * (h + gap) - gap, c * (w + gap) - gap, 3), 255, np.uint8)
+    for i in range(r):
+        for j in range(c):
+            canvas[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = cells_RCHWC[i, j]
+    return canvas.repeat(scale, 0).repeat(scale, 1)
 
 
 def fit_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from genie.data.frames import stack_clips, to_float
 from genie.data.shards import ClipSource
 from genie.data.sources import get_source
 from genie.eval import metrics
@@ -38,9 +39,8 @@ def settings(cfg) -> dict:
 def _batches(source: ClipSource, clips: int, batch_size: int):
     """The first `clips` clips of the split in order, as float video and int actions."""
     for start in range(0, clips, batch_size):
-        items = [source[i] for i in range(start, min(start + batch_size, clips))]
-        video = np.stack([c["frames_THWC"] for c in items]).astype(np.float32) / 255.0
-        yield jnp.asarray(video), np.stack([c["actions_Tm1"] for c in items]).astype(np.int32)
+        video, actions = stack_clips([source[i] for i in range(start, min(start + batch_size, clips))])
+        yield to_float(video), actions
 
 
 @nnx.jit
@@ -261,7 +261,7 @@ class Evaluation:
         p = min(max(ev.grid_prompts, ev.held_prompts), len(self.source))
         # Prompts far apart in the split, so different levels and places show.
         picks = np.linspace(0, len(self.source) - 1, p).astype(int)
-        video = jnp.asarray(np.stack([self.source[int(i)]["frames_THWC"][:k] for i in picks]) / 255.0, jnp.float32)
+        video = to_float(stack_clips([self.source[int(i)] for i in picks], slice(None, k))[0])
         prompts = jnp.repeat(video, a, axis=0)  # [P*A, k, ...]
         prompt_actions = jnp.repeat(_infer_actions(self.run.models["lam"], video) if k > 1 else
                                     jnp.zeros((p, 0), jnp.int32), a, axis=0)[:, :k - 1]

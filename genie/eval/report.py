@@ -9,21 +9,16 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw
 
+from genie.data.frames import grid, to_uint8
 from genie.models import STAGES
 
 
 def _uint8(x) -> np.ndarray:
-    return (np.clip(np.asarray(x), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return np.asarray(to_uint8(x))
 
 
-def _grid(rows_RCHWC: np.ndarray, scale: int = 2, gap: int = 2) -> np.ndarray:
-    """[R, C, H, W, 3] uint8 -> one image with a white gap between cells, scaled up."""
-    r, c, h, w, _ = rows_RCHWC.shape
-    canvas = np.full((r * (h + gap) - gap, c * (w + gap) - gap, 3), 255, np.uint8)
-    for i in range(r):
-        for j in range(c):
-            canvas[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = rows_RCHWC[i, j]
-    return canvas.repeat(scale, 0).repeat(scale, 1)
+def _grid(rows_RCHWC: np.ndarray) -> np.ndarray:
+    return grid(rows_RCHWC, gap=2, scale=2)
 
 
 def _with_labels(image: np.ndarray, labels: list[str], row_height: int, width: int = 150) -> np.ndarray:

@@ -9,11 +9,13 @@ from flax import nnx
 from genie.config import Config, to_dict
 from genie.models.dynamics import DynamicsModel
 from genie.models.lam import LatentActionModel
+from genie.models.patch_tokenizer import PatchTokenizer
 from genie.models.tokenizer import VideoTokenizer
 
 
 def build_models(cfg: Config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
-    tokenizer = VideoTokenizer(cfg.tokenizer, cfg.data, rngs=rngs)
+    # Pixel codes make the tokenizer its k-means codebook of patches, with no transformer around it.
+    tokenizer = (PatchTokenizer if cfg.tokenizer.quantizer == "pixel" else VideoTokenizer)(cfg.tokenizer, cfg.data, rngs=rngs)
     lam = LatentActionModel(cfg.lam, cfg.data, rngs=rngs)
     dynamics = DynamicsModel(cfg.dynamics, cfg.tokenizer.num_codes, tokenizer.num_tokens, cfg.lam.num_actions,
                              rngs=rngs)

@@ -10,13 +10,13 @@ With `warp`, the decoder's output is a flow field that moves frame t's pixels pl
 both zero at the start (so training starts from copying frame t). In a platformer whose camera
 follows the player an action mostly scrolls the scene by a few pixels, which a decoder drawing
 frame t+1 cannot exploit: given the true action in place of a_t it gained 0.05 dB on held-out
-clips (as frame t plus a residual), where the warping one gained 0.7 dB (README, Results).
+clips (as frame t plus a residual), where the warping one gained 0.7 dB (docs/record.md).
 
 With `shift_radius`, each decoder patch is a softmax mixture of frame t moved by every whole-pixel
 shift up to that radius, plus a residual: the weights get a gradient from how well each shift
 fits, where a warp's flow gets one only at edges within a pixel of their place. Without
 `decoder_history` the decoder reads frame t alone: had it the frames before, it would predict the
-scroll from them and a_t would carry only what they cannot tell (README, Results).
+scroll from them and a_t would carry only what they cannot tell (docs/record.md).
 """
 
 from __future__ import annotations
@@ -30,17 +30,7 @@ from genie.models.tokenizer import psnr
 from genie.nn.layers import STTransformer, num_patches, patchify, unpatchify
 from genie.nn.motion import match_scores, mix_shifts, num_shifts, shifts
 from genie.nn.warp import warp
-from genie.quantizers.fsq import FiniteScalarQuantizer, configured_fsq
-from genie.quantizers.vq import VectorQuantizer
-
-
-def make_action_quantizer(cfg: LAMConfig, rngs: nnx.Rngs) -> VectorQuantizer | FiniteScalarQuantizer:
-    if cfg.quantizer == "vq":
-        return VectorQuantizer(cfg.num_actions, cfg.code_dim, usage_decay=cfg.usage_decay,
-                               dead_threshold=cfg.dead_code_threshold, rngs=rngs)
-    if cfg.quantizer != "fsq":
-        raise ConfigError(f"lam.quantizer={cfg.quantizer!r} is not one of ('vq', 'fsq')")
-    return configured_fsq("lam", cfg.fsq_levels, "num_actions", cfg.num_actions, cfg.code_dim)
+from genie.quantizers.build import quantizer_from_config
 
 
 class LatentActionModel(nnx.Module):
@@ -56,7 +46,7 @@ class LatentActionModel(nnx.Module):
             self.embed_motion = nnx.Linear(num_shifts(cfg.motion_radius), cfg.width, rngs=rngs)
         self.encoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.encoder_layers, rngs=rngs)
         self.to_action = nnx.Linear(cfg.width, cfg.code_dim, rngs=rngs)
-        self.vq = make_action_quantizer(cfg, rngs)
+        self.vq = quantizer_from_config("lam", cfg, cfg.num_actions, "num_actions", rngs)
         if cfg.quantizer == "fsq":
             # Standardised over the batch (running statistics at inference) before FSQ rounds
             # them: otherwise the motion every clip shares moves all codes to one corner of the grid.

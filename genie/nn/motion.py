@@ -4,7 +4,7 @@ each small shift (a cost volume, as in optical flow).
 In a platformer an action shows as a shift of a few pixels (the scene scrolls under the camera,
 the player moves when the camera is held at a level's edge), which a transformer reading linear
 patch embeddings finds only slowly. Given these scores, a small network reads the true action
-from consecutive transitions far better (README, Results), so the LAM's encoder can take them.
+from consecutive transitions far better (docs/record.md), so the LAM's encoder can take them.
 """
 
 from __future__ import annotations

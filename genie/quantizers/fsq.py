@@ -2,8 +2,7 @@
 rounded to one of L_i levels, so the codebook is the fixed grid of prod(L_i) points. Nothing
 in it is learnt, so there is no codebook to collapse, no codebook or commitment loss and no
 dead code to restart; on the CPU recipe the tokenizer learns faster with it than with the
-learnt VQ (see the README's results). The alternative to `genie.quantizers.vq.VectorQuantizer`, with the
-same interface."""
+learnt VQ (docs/record.md)."""
 
 from __future__ import annotations
 
@@ -12,13 +11,12 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from genie.config import ConfigError
-from genie.quantizers.vq import code_fractions, usage_stats
+from genie.quantizers import Quantizer, code_fractions, usage_stats
 
 
-class FiniteScalarQuantizer(nnx.Module):
+class FiniteScalarQuantizer(Quantizer):
     def __init__(self, levels: tuple[int, ...]):
         if not levels or min(levels) < 2:
             raise ValueError(f"FSQ levels must be two or more per dimension, got {levels}")
@@ -44,13 +42,13 @@ class FiniteScalarQuantizer(nnx.Module):
         digits = (indices[..., None] // basis) % levels.astype(jnp.int32)
         return (digits - half_width) / half_width
 
-    def codes(self) -> jax.Array:
-        """All K codes [K, d]."""
-        return self.lookup(jnp.arange(self.num_codes))
+    def project(self, z_ML):
+        """z bounded to the grid's range, in the codes' units ([-1, 1])."""
+        return self._bound(z_ML) / self._arrays()[1]
 
     def __call__(self, z_ML: jax.Array, update_usage: bool = False):
         """Quantises z [..., d]; returns (straight-through codes, indices, losses and stats).
-        `update_usage` is accepted for the VQ interface: there is no state to update."""
+        There is no state to update (`update_usage` is accepted for the interface)."""
         _, half_width, basis = self._arrays()
         bounded = self._bound(z_ML)
         grid = jnp.round(bounded)

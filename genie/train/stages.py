@@ -15,12 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genie.config import Config, OptimConfig
+from genie.config import Config, ConfigError, OptimConfig
+from genie.data.frames import grid, stack_clips, to_float, to_uint8
 from genie.data.shards import ClipSource
 from genie.models import Cotrained, build_models, stage_signature
 from genie.models.lam import LatentActionModel
+from genie.models.patch_tokenizer import PatchTokenizer
 from genie.models.tokenizer import VideoTokenizer
-from genie.quantizers.vq import VectorQuantizer
 from genie.sample import rollout
 
 # Each stage draws its own data order and randomness from the run's seed.
@@ -36,7 +37,7 @@ class Stage:
     # loss(trainable, frozen, video_BTHWC float, features, key) -> (loss, metrics, latents for the VQ
     # restart or None); features: what `features` made of the batch ({} for a stage without it)
     loss: Callable
-    vq: Callable  # trainable -> its VectorQuantizer to restart, or None
+    quantizer: Callable  # trainable -> the Quantizer whose dead codes the trainer restarts, or None
     sample: Callable  # (trainable, frozen, video_BTHWC float, key) -> {name: uint8 image or [T,H,W,C] video}
     signature: dict  # config fields a checkpoint of this stage must match
     # init(trainable, data_dir, key) -> {name: value} to log: a data-dependent start, run once
@@ -53,28 +54,13 @@ class Stage:
         are now (split once: nnx.jit would walk their graphs at every call)."""
         graphdef, state = nnx.split(self.frozen)
         compute = jax.jit(lambda state, video: self.features(nnx.merge(graphdef, state),
-                                                             video.astype(jnp.float32) / 255.0))
+                                                             to_float(video)))
         return lambda video_BTHWC: compute(state, video_BTHWC)
 
 
-def _tile(video_NTHWC: np.ndarray) -> np.ndarray:
+def _tile(video_NTHWC) -> np.ndarray:
     """[N, T, H, W, C] -> one image [N*H, T*W, C] with clips as rows."""
-    n, t, h, w, c = video_NTHWC.shape
-    return video_NTHWC.transpose(0, 2, 1, 3, 4).reshape(n * h, t * w, c)
-
-
-def _to_uint8(x) -> np.ndarray:
-    return (np.clip(np.asarray(x), 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def _restartable(tokenizer: VideoTokenizer) -> VectorQuantizer | None:
-    # FSQ has no codes to restart. Pixel codes are k-means of the data, so a rarely chosen one
-    # is a rare patch (the player, a coin), not a dead code: restarting it would lose it.
-    return tokenizer.vq if tokenizer.cfg.quantizer == "vq" else None
-
-
-def _restartable_actions(lam: LatentActionModel) -> VectorQuantizer | None:
-    return lam.vq if isinstance(lam.vq, VectorQuantizer) else None  # FSQ has no codes to restart
+    return grid(np.asarray(video_NTHWC))
 
 
 _encode = nnx.jit(lambda lam, video: lam.encode(video))
@@ -87,29 +73,33 @@ def _calibrate_lam(cfg: Config, lam: LatentActionModel, data_dir) -> None:
     n, batch = min(cfg.lam.calibration_clips, len(source)), cfg.train.lam.batch_size
     z = []
     for start in range(0, n, batch):
-        video = np.stack([source[i]["frames_THWC"] for i in range(start, min(start + batch, n))])
-        z.append(_encode(lam, jnp.asarray(video, jnp.float32) / 255.0))
+        video, _ = stack_clips([source[i] for i in range(start, min(start + batch, n))])
+        z.append(_encode(lam, to_float(video)))
     lam.calibrate(jnp.concatenate(z).reshape(-1, cfg.lam.code_dim))
 
 
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
+    if cfg.tokenizer.quantizer == "pixel" and cfg.train.tokenizer.steps:
+        raise ConfigError("tokenizer.quantizer='pixel': the tokenizer is its k-means codes and has nothing to train; "
+                          f"set train.tokenizer.steps=0 (it is {cfg.train.tokenizer.steps})")
+
     def loss(tok: VideoTokenizer, frozen, video, features, key):
         return tok.loss(video)
 
     def sample(tok, frozen, video, key):
         recon = tok(video[:4])[0]
-        pairs = np.stack([_to_uint8(video[:4]), _to_uint8(recon)], axis=1).reshape(-1, *video.shape[1:])
+        pairs = np.stack([to_uint8(video[:4]), to_uint8(recon)], axis=1).reshape(-1, *video.shape[1:])
         return {"reconstruction": _tile(pairs)}  # rows: original, reconstruction, original, ...
 
-    def fit_codes(tok: VideoTokenizer, data_dir, key):
+    def fit_codes(tok: PatchTokenizer, data_dir, key):
         source = ClipSource(data_dir, "train")
         clips = np.random.default_rng(cfg.seed).choice(len(source), min(cfg.tokenizer.kmeans_clips, len(source)),
                                                        replace=False)
-        video = np.stack([source[int(i)]["frames_THWC"][::4] for i in np.sort(clips)]).astype(np.float32) / 255.0
-        mse = tok.fit_codes(jnp.asarray(video), key)
+        video, _ = stack_clips([source[int(i)] for i in np.sort(clips)], slice(None, None, 4))
+        mse = tok.fit_codes(to_float(video), key)
         return {"kmeans_clips": len(clips), "kmeans_psnr": round(float(-10 * np.log10(max(mse, 1e-10))), 3)}
 
-    return Stage("tokenizer", cfg.train.tokenizer, models["tokenizer"], {}, loss, _restartable, sample,
+    return Stage("tokenizer", cfg.train.tokenizer, models["tokenizer"], {}, loss, lambda tok: tok.vq, sample,
                  stage_signature("tokenizer", cfg), fit_codes if cfg.tokenizer.quantizer == "pixel" else None)
 
 
@@ -119,11 +109,11 @@ def _lam_stage(cfg: Config, models: dict) -> Stage:
 
     def sample(lam, frozen, video, key):
         pred = lam(video[:4])[0]
-        pairs = np.stack([_to_uint8(video[:4, 1:]), _to_uint8(pred)], axis=1).reshape(-1, *pred.shape[1:])
+        pairs = np.stack([to_uint8(video[:4, 1:]), to_uint8(pred)], axis=1).reshape(-1, *pred.shape[1:])
         return {"next_frames": _tile(pairs)}  # rows: true frames 1..T-1, predicted frames 1..T-1
 
     calibrate = (lambda lam, data_dir: _calibrate_lam(cfg, lam, data_dir)) if cfg.lam.quantizer == "fsq" else None
-    return Stage("lam", cfg.train.lam, models["lam"], {}, loss, _restartable_actions, sample, stage_signature("lam", cfg),
+    return Stage("lam", cfg.train.lam, models["lam"], {}, loss, lambda lam: lam.vq, sample, stage_signature("lam", cfg),
                  calibrate=calibrate)
 
 
@@ -161,7 +151,7 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
 
     calibrate = (lambda m, data_dir: _calibrate_lam(cfg, m.lam, data_dir)) if cotrain and cfg.lam.quantizer == "fsq" else None
     return Stage("dynamics", cfg.train.dynamics, trainable, frozen, loss,
-                 (lambda m: _restartable_actions(m.lam)) if cotrain else (lambda m: None), sample,
+                 (lambda m: m.lam.vq) if cotrain else (lambda m: None), sample,
                  stage_signature("dynamics", cfg), calibrate=calibrate, features=features)
 
 
@@ -173,7 +163,7 @@ def dynamics_rollout(tokenizer, lam, dynamics, video_BTHWC, key, cfg: Config) ->
     generated = rollout.generate(tokenizer, dynamics, video_BTHWC[:, :1], lam.infer_actions(video_BTHWC), key,
                                  dyn.maskgit_steps, dyn.temperature, dyn.choice_temperature, t)
     generated = jnp.concatenate([video_BTHWC[:, :1], generated], axis=1)
-    side_by_side = np.concatenate([_to_uint8(video_BTHWC), _to_uint8(generated)], axis=3)  # [B,T,H,2W,C]
+    side_by_side = np.concatenate([to_uint8(video_BTHWC), to_uint8(generated)], axis=3)  # [B,T,H,2W,C]
     return side_by_side.transpose(1, 0, 2, 3, 4).reshape(t, -1, *side_by_side.shape[3:])
 
 

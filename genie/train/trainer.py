@@ -19,6 +19,7 @@ from flax import nnx
 
 from genie.checkpoint import COMPLETE, Checkpoints, is_complete, restore_latest
 from genie.config import Config, to_dict
+from genie.data.frames import to_float
 from genie.data.loader import Loader
 from genie.models import count_params, stage_signature
 from genie.train import sharding
@@ -70,7 +71,7 @@ def make_train_step(stage: Stage, cfg: Config):
     def train_step(trainable, optimizer, frozen, video_BTHWC, features, step, key):
         key = jax.random.fold_in(key, step)
         loss_key, restart_key = jax.random.split(key)
-        video = video_BTHWC.astype(jnp.float32) / 255.0
+        video = to_float(video_BTHWC)
 
         def loss_fn(trainable):
             value, metrics, z = stage.loss(trainable, frozen, video, features, loss_key)
@@ -78,9 +79,9 @@ def make_train_step(stage: Stage, cfg: Config):
 
         (_, (metrics, z)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(trainable)
         optimizer.update(trainable, grads)
-        vq = stage.vq(trainable)
-        if vq is not None and restart_every:
-            metrics["codes_restarted"] = vq.restart_dead_codes(z, restart_key, enabled=(step + 1) % restart_every == 0)
+        quantizer = stage.quantizer(trainable)
+        if quantizer is not None and restart_every:
+            metrics["codes_restarted"] = quantizer.restart_dead_codes(z, restart_key, enabled=(step + 1) % restart_every == 0)
         metrics["grad_norm"] = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
         return metrics
 
@@ -109,7 +110,7 @@ def jit_train_step(stage: Stage, cfg: Config, optimizer: nnx.Optimizer):
 
 def _write_samples(stage: Stage, directory: pathlib.Path, step: int, video_BTHWC, key) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    video = jnp.asarray(video_BTHWC, jnp.float32) / 255.0
+    video = to_float(video_BTHWC)
     for name, image in stage.sample(stage.trainable, stage.frozen, video, key).items():
         if image.ndim == 4:
             iio.imwrite(directory / f"{name}_{step:07d}.gif", image, duration=120, loop=0)
