@@ -7,7 +7,7 @@ dimension 32; LAM width 256, 4+4 blocks, patch 16, 6 actions; dynamics width 256
 25 MaskGIT steps.
 """
 
-from genie.config import Config, DataConfig, DynamicsConfig, LAMConfig, TokenizerConfig
+from genie.config import Config, DataConfig, DynamicsConfig, LAMConfig, SamplingConfig, TokenizerConfig
 
 
 def get_config() -> Config:
@@ -18,5 +18,6 @@ def get_config() -> Config:
                                   num_codes=1024, code_dim=32),
         lam=LAMConfig(patch_size=16, width=256, ffw=1024, heads=8, encoder_layers=4, decoder_layers=4,
                       num_actions=6, code_dim=32),
-        dynamics=DynamicsConfig(width=256, ffw=1024, heads=8, layers=4, maskgit_steps=25),
+        dynamics=DynamicsConfig(width=256, ffw=1024, heads=8, layers=4),
+        sampling=SamplingConfig(maskgit_steps=25),
     )

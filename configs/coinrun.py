@@ -7,7 +7,7 @@ layers of width 512 (6 actions, patch 16), dynamics 12 layers of width 512; 16 f
 64x64. Sized for accelerators: a training step takes minutes on a 2-core CPU.
 """
 
-from genie.config import Config, DataConfig, DynamicsConfig, LAMConfig, TokenizerConfig
+from genie.config import Config, DataConfig, DynamicsConfig, LAMConfig, SamplingConfig, TokenizerConfig
 
 
 def get_config() -> Config:
@@ -18,5 +18,6 @@ def get_config() -> Config:
                                   num_codes=1024, code_dim=32),
         lam=LAMConfig(patch_size=16, width=512, ffw=2048, heads=8, encoder_layers=8, decoder_layers=8,
                       num_actions=6, code_dim=32),
-        dynamics=DynamicsConfig(width=512, ffw=2048, heads=8, layers=12, maskgit_steps=25, temperature=1.0),
+        dynamics=DynamicsConfig(width=512, ffw=2048, heads=8, layers=12),
+        sampling=SamplingConfig(maskgit_steps=25, temperature=1.0),
     )

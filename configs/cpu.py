@@ -12,16 +12,8 @@ copying the last frame (docs/record.md, "The default run"). Clips of 16 frames (
 3,600 steps) reach the same targets but take 92.6 minutes on that machine.
 """
 
-from genie.config import (
-    Config,
-    DataConfig,
-    DynamicsConfig,
-    LAMConfig,
-    OptimConfig,
-    PlatformerConfig,
-    TokenizerConfig,
-    TrainConfig,
-)
+from genie.config import (Config, DataConfig, DynamicsConfig, LAMConfig, OptimConfig, PlatformerConfig,
+                          SamplingConfig, TokenizerConfig, TrainConfig)
 
 
 def get_config() -> Config:
@@ -46,7 +38,8 @@ def get_config() -> Config:
         # Sampling at temperature 0.5 in place of 1 (a sampling setting only) adds 1.4 dB to rollouts
         # at t = 4 with LAM actions, 1.1 with random ones (64 held-out clips); greedy sampling, 1 to
         # 16 MaskGIT steps or no noise on the keep choice change them by at most 0.3 dB (docs/record.md).
-        dynamics=DynamicsConfig(width=128, ffw=512, heads=4, layers=4, maskgit_steps=8, temperature=0.5),
+        dynamics=DynamicsConfig(width=128, ffw=512, heads=4, layers=4),
+        sampling=SamplingConfig(maskgit_steps=8, temperature=0.5),
         train=TrainConfig(
             tokenizer=OptimConfig(steps=0, batch_size=8, lr=1e-3, warmup_steps=100),
             lam=OptimConfig(steps=3000, batch_size=8, lr=1e-3, warmup_steps=100),

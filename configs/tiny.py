@@ -8,16 +8,8 @@ Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a se
 stage trains 6 steps, the whole pipeline in about a minute (most of it compiling).
 """
 
-from genie.config import (
-    Config,
-    DataConfig,
-    DynamicsConfig,
-    LAMConfig,
-    OptimConfig,
-    PlatformerConfig,
-    TokenizerConfig,
-    TrainConfig,
-)
+from genie.config import (Config, DataConfig, DynamicsConfig, LAMConfig, OptimConfig, PlatformerConfig,
+                          SamplingConfig, TokenizerConfig, TrainConfig)
 
 
 def get_config() -> Config:
@@ -30,7 +22,8 @@ def get_config() -> Config:
                                   num_codes=64, code_dim=8),
         lam=LAMConfig(patch_size=16, width=32, ffw=64, heads=2, encoder_layers=1, decoder_layers=1,
                       num_actions=4, code_dim=8),
-        dynamics=DynamicsConfig(width=32, ffw=64, heads=2, layers=2, maskgit_steps=4),
+        dynamics=DynamicsConfig(width=32, ffw=64, heads=2, layers=2),
+        sampling=SamplingConfig(maskgit_steps=4),
         train=TrainConfig(tokenizer=_optim, lam=_optim, dynamics=_optim, log_every=2, checkpoint_every=4,
                           sample_every=6, restart_dead_codes_every=3),
     )

@@ -53,12 +53,9 @@ def params(cfg: Config) -> dict:
     """Parameter counts of each model at cfg's shapes (built abstractly: no memory, no time)."""
     from flax import nnx
 
-    from genie.models import (  # JAX only for the model targets
-        build_models,
-        count_params,
-    )
+    from genie.models import build_models, count_params  # JAX only for the model targets
 
-    models = nnx.eval_shape(lambda: build_models(cfg, nnx.Rngs(0)))
+    models = nnx.eval_shape(lambda: build_models(cfg, 0))
     return {name: count_params(model) for name, model in models.items()}
 
 
@@ -169,7 +166,7 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
     from genie.sample import rollout
     from genie.world import World
 
-    models = build_models(cfg, nnx.Rngs(cfg.seed))
+    models = build_models(cfg, cfg.seed)
     world = World(cfg, models, devices=devices)
     actions = lambda n: [i % world.num_actions for i in range(n)]
     start = time.perf_counter()
@@ -193,7 +190,7 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
     def uncached(params, state, key, steps):
         tokenizer, dynamics = nnx.merge(graphdef, params)
         frame, _, state = rollout.next_frame_uncached(tokenizer, dynamics, state, jnp.zeros((1,), jnp.int32), key,
-                                                      steps, world.temperature, cfg.dynamics.choice_temperature,
+                                                      steps, world.temperature, cfg.sampling.choice_temperature,
                                                       world.slide)
         return frame, state
 

@@ -130,6 +130,13 @@ class DynamicsConfig:
     layers: int = 4
     mask_rate_min: float = 0.5  # training mask rate ~ U(min, max) per sample
     mask_rate_max: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingConfig:
+    """Generating frames with a trained dynamics model: what evaluation, play and the benchmark use
+    (a checkpoint does not depend on it)."""
+
     maskgit_steps: int = 8  # S
     temperature: float = 1.0
     choice_temperature: float = 4.5  # gumbel noise on the keep/re-mask choice, annealed to 0
@@ -178,7 +185,6 @@ class EvalConfig:
     clips: int = 256  # the first clips of the split (all of them if it has fewer)
     batch_size: int = 32
     prompt_frames: int = 1  # rollouts start from this many true frames (k)
-    maskgit_steps: int = 0  # 0: dynamics.maskgit_steps; the temperatures are the dynamics config's
     grid_prompts: int = 3  # the action-effect grid: prompts, and steps each action is held
     grid_steps: int = 6
     held_prompts: int = 32  # prompts each latent action is held from to measure how it moves the world
@@ -193,6 +199,7 @@ class Config:
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     lam: LAMConfig = dataclasses.field(default_factory=LAMConfig)
     dynamics: DynamicsConfig = dataclasses.field(default_factory=DynamicsConfig)
+    sampling: SamplingConfig = dataclasses.field(default_factory=SamplingConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
@@ -253,7 +260,8 @@ def apply_overrides(cfg: Config, args: list[str]) -> Config:
             stripped.append(arg)  # a value of the previous flag (tuples take several)
     if not stripped:
         return cfg
-    return tyro.cli(Config, default=cfg, args=stripped, use_underscores=True)
+    # Booleans take a value (--config.train.cotrain_lam=True), as every other field does.
+    return tyro.cli(Config, default=cfg, args=stripped, use_underscores=True, config=(tyro.conf.FlagConversionOff,))
 
 
 def config_from_command_line(path: str, overrides: list[str]) -> Config:
@@ -322,7 +330,8 @@ def upgrade_config_dict(tree: dict) -> dict:
     """A config (or a checkpoint's signature) as JSON, from before the platformer became one data
     source among several, in today's layout: its `env` section held both the frame size (now
     data.height/width) and the game's settings (now `platformer`, with the generator's
-    envs_per_worker and action_repeat from `data`); a signature's clip_length is data's."""
+    envs_per_worker and action_repeat from `data`); a signature's clip_length is data's; the
+    sampling settings were the dynamics section's."""
     tree = json.loads(json.dumps(tree))
     data = tree.get("data", {})
     platformer = {k: data.pop(k) for k in ("envs_per_worker", "action_repeat") if k in data}
@@ -332,6 +341,12 @@ def upgrade_config_dict(tree: dict) -> dict:
     data.update({k: env.pop(k) for k in ("height", "width") if k in env})
     env.pop("frame_skip", None)  # always 1: one physics step per step
     platformer.update(env)
+    dynamics, evaluation = tree.get("dynamics", {}), tree.get("eval", {})
+    sampling = {k: dynamics.pop(k) for k in ("maskgit_steps", "temperature", "choice_temperature") if k in dynamics}
+    if steps := evaluation.pop("maskgit_steps", 0):  # evaluation's own step count, where one was set
+        sampling["maskgit_steps"] = steps
+    if sampling:
+        tree["sampling"] = {**sampling, **tree.get("sampling", {})}
     if data:
         tree["data"] = data
     if platformer:

@@ -6,7 +6,6 @@ import json
 import pathlib
 
 import jax
-from flax import nnx
 
 from genie.checkpoint import is_complete
 from genie.config import Config, to_dict
@@ -36,7 +35,7 @@ def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None
         if is_complete(workdir / name):
             log(f"{name}: complete in {workdir / name}; skipping")
             continue
-        models = build_models(cfg, nnx.Rngs(cfg.seed))
+        models = build_models(cfg, cfg.seed)
         if name == "dynamics":
             for earlier in ("tokenizer", "lam"):
                 step = restore_trained(earlier, models[earlier], cfg, workdir)

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import pathlib
 
-from flax import nnx
 
 from genie.bundle import is_bundle, load_bundle
 from genie.checkpoint import is_complete, restore_latest
@@ -47,7 +46,7 @@ def load_run(workdir: str | pathlib.Path, cfg: Config | None = None) -> TrainedR
     last updated."""
     workdir = pathlib.Path(workdir)
     cfg = cfg or load_config_of(workdir)
-    models = build_models(cfg, nnx.Rngs(cfg.seed))
+    models = build_models(cfg, cfg.seed)
     if is_bundle(workdir):
         stages = load_bundle(workdir, models)["stages"]
         return TrainedRun(workdir, cfg, models, {name: s["step"] for name, s in stages.items()},

@@ -95,8 +95,8 @@ class World:
         self.height, self.width = cfg.data.height, cfg.data.width
         self.context = cfg.data.clip_length
         self.num_actions = cfg.lam.num_actions
-        self.maskgit_steps = maskgit_steps or cfg.dynamics.maskgit_steps
-        self.temperature = cfg.dynamics.temperature if temperature is None else temperature
+        self.maskgit_steps = maskgit_steps or cfg.sampling.maskgit_steps
+        self.temperature = cfg.sampling.temperature if temperature is None else temperature
         self.slide = slide or max(1, (self.context - 1) // 2)
         self.action_map = action_map
         self.seed = seed
@@ -184,7 +184,7 @@ class World:
         with self._on_mesh():
             frame, self._state = self._step(self._params, self._state, jnp.asarray([action], jnp.int32), key,
                                             self.maskgit_steps, float(self.temperature),
-                                            self.cfg.dynamics.choice_temperature, self.slide)
+                                            self.cfg.sampling.choice_temperature, self.slide)
         self.frames.append(np.asarray(frame))
         self.actions.append(int(action))
         return self.frames[-1]

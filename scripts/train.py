@@ -33,9 +33,7 @@ def main(argv=None) -> int:
         from genie.train.sharding import initialize_distributed
 
         initialize_distributed(args.coordinator, args.num_processes, args.process_id)
-    from genie.pipeline import (
-        run,  # after initialize_distributed, which must precede JAX's use
-    )
+    from genie.pipeline import run  # after initialize_distributed, which must precede JAX's use
 
     try:
         run(cfg, args.workdir or f"runs/{cfg.name}", ALL if args.stage == "all" else (args.stage,))

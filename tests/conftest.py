@@ -39,11 +39,10 @@ def tiny_batch(tiny_data):
 
 def make_models(cfg, seed=0):
     """The three models at cfg's shapes: (tokenizer, lam, dynamics)."""
-    from flax import nnx
 
     from genie.models import build_models
 
-    models = build_models(cfg, nnx.Rngs(seed))
+    models = build_models(cfg, seed)
     return models["tokenizer"], models["lam"], models["dynamics"]
 
 

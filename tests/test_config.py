@@ -2,15 +2,7 @@ import dataclasses
 
 import pytest
 
-from genie.config import (
-    Config,
-    ConfigError,
-    apply_overrides,
-    config_from_dict,
-    load_config,
-    override,
-    to_dict,
-)
+from genie.config import Config, ConfigError, apply_overrides, config_from_dict, load_config, override, to_dict
 from tests.conftest import ROOT
 
 
@@ -78,3 +70,22 @@ def test_variable_length_tuples_take_any_length_and_round_trip_through_json():
         assert config_from_dict(to_dict(cfg)) == cfg
     with pytest.raises(ConfigError, match="fsq_levels is int"):
         override(Config(), {"tokenizer.fsq_levels": (8, "5")})
+
+
+def test_a_config_of_the_earlier_layout_is_read():
+    """Runs and worlds saved before the platformer became one data source among several, and
+    before sampling had its own section, load with the same settings."""
+    old = {"name": "old", "env": {"height": 48, "width": 32, "frame_skip": 1, "style": "flat"},
+           "data": {"clip_length": 8, "envs_per_worker": 4, "action_repeat": [1, 4]},
+           "dynamics": {"layers": 3, "maskgit_steps": 5, "temperature": 0.5}, "eval": {"maskgit_steps": 0}}
+    cfg = config_from_dict(old)
+    assert (cfg.data.height, cfg.data.width, cfg.data.clip_length) == (48, 32, 8)
+    assert cfg.platformer.style == "flat" and cfg.platformer.envs_per_worker == 4
+    assert cfg.platformer.action_repeat == (1, 4)
+    assert (cfg.dynamics.layers, cfg.sampling.maskgit_steps, cfg.sampling.temperature) == (3, 5, 0.5)
+    assert config_from_dict(to_dict(cfg)) == cfg
+
+
+def test_booleans_are_set_like_every_other_field():
+    out = apply_overrides(Config(), ["--config.train.cotrain_lam=True", "--config.lam.decoder_history", "False"])
+    assert out.train.cotrain_lam is True and out.lam.decoder_history is False

@@ -67,7 +67,7 @@ def test_maskgit_with_the_model_fills_a_frame(tiny_cfg):
     _, cache = dynamics.prefill(tokens[:, :2], actions[:, :1])
     blank = jnp.full(tokens[:, 2].shape, dynamics.mask_id)
     logits_fn = lambda frame: dynamics.step(frame, actions[:, 1], cache, 2)[0]
-    frame, _ = maskgit.decode(logits_fn, blank, dynamics.mask_id, jax.random.key(0), tiny_cfg.dynamics.maskgit_steps)
+    frame, _ = maskgit.decode(logits_fn, blank, dynamics.mask_id, jax.random.key(0), tiny_cfg.sampling.maskgit_steps)
     assert not (frame == dynamics.mask_id).any()
 
 

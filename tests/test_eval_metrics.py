@@ -8,12 +8,7 @@ import numpy as np
 import pytest
 
 from genie.eval import metrics
-from genie.eval.evaluate import (
-    held_action_motion,
-    lam_results,
-    rollout_results,
-    rollout_scores,
-)
+from genie.eval.evaluate import held_action_motion, lam_results, rollout_results, rollout_scores
 
 
 def test_psnr_matches_hand_computed_values():

@@ -6,12 +6,7 @@ from gymnasium.utils.env_checker import check_env
 from genie import PLATFORMER_ID
 from genie.config import ConfigError, PlatformerConfig
 from genie.data.sources.platformer import levels as L
-from genie.data.sources.platformer.env import (
-    ACTION_NAMES,
-    TOP_SPEED,
-    PlatformerEnv,
-    VecPlatformer,
-)
+from genie.data.sources.platformer.env import ACTION_NAMES, TOP_SPEED, PlatformerEnv, VecPlatformer
 
 RIGHT, JUMP, RIGHT_JUMP = (ACTION_NAMES.index(a) for a in ("right", "jump", "right+jump"))
 

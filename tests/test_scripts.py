@@ -103,7 +103,7 @@ def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(ti
     assert again.stdout.count("skipping") == 4 and "keeping it" in again.stdout
     # Sampling settings change no checkpoint, but the evaluation is redone at the new ones.
     colder = _run("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),
-                  f"--config.data.dir={tiny_data}", "--config.dynamics.temperature=0.5")
+                  f"--config.data.dir={tiny_data}", "--config.sampling.temperature=0.5")
     assert colder.returncode == 0, colder.stderr[-3000:]
     assert colder.stdout.count("skipping") == 3 and "eval: up to date" not in colder.stdout
     assert json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())["meta"]["temperature"] == 0.5

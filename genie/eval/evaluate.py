@@ -32,8 +32,7 @@ from genie.sample import rollout
 def settings(cfg) -> dict:
     """The evaluation and sampling settings an evaluation's figures depend on, beside the checkpoints."""
     return {"split": cfg.eval.split, "prompt_frames": cfg.eval.prompt_frames,
-            "maskgit_steps": cfg.eval.maskgit_steps or cfg.dynamics.maskgit_steps,
-            "temperature": cfg.dynamics.temperature}
+            "maskgit_steps": cfg.sampling.maskgit_steps, "temperature": cfg.sampling.temperature}
 
 
 def _batches(source: ClipSource, clips: int, batch_size: int):
@@ -242,10 +241,10 @@ class Evaluation:
 
     def _rollouts(self, video, latent, key, first: bool) -> dict:
         cfg = self.cfg
-        dyn = cfg.dynamics
+        sampling = cfg.sampling
         generate = lambda prompt, actions: rollout.generate(
             self.run.models["tokenizer"], self.run.models["dynamics"], prompt, actions, key, self.maskgit_steps,
-            dyn.temperature, dyn.choice_temperature, video.shape[1])
+            sampling.temperature, sampling.choice_temperature, video.shape[1])
         random_actions = jax.random.randint(jax.random.fold_in(key, 1), latent.shape, 0, cfg.lam.num_actions)
         scores, (inferred, randomised) = rollout_scores(generate, video, latent, random_actions,
                                                         cfg.eval.prompt_frames)
@@ -266,10 +265,10 @@ class Evaluation:
         prompt_actions = jnp.repeat(_infer_actions(self.run.models["lam"], video) if k > 1 else
                                     jnp.zeros((p, 0), jnp.int32), a, axis=0)[:, :k - 1]
         held = jnp.tile(jnp.arange(a, dtype=jnp.int32), p)[:, None].repeat(ev.grid_steps, axis=1)
-        dyn = cfg.dynamics
+        sampling = cfg.sampling
         frames = rollout.generate(self.run.models["tokenizer"], self.run.models["dynamics"], prompts,
                                   jnp.concatenate([prompt_actions, held], axis=1), self.grid_key,
-                                  self.maskgit_steps, dyn.temperature, dyn.choice_temperature, cfg.data.clip_length)
+                                  self.maskgit_steps, sampling.temperature, sampling.choice_temperature, cfg.data.clip_length)
         frames = jnp.concatenate([prompts[:, -1:], frames], axis=1)
         return np.asarray(frames).reshape(p, a, *frames.shape[1:])
 

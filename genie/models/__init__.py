@@ -13,12 +13,16 @@ from genie.models.patch_tokenizer import PatchTokenizer
 from genie.models.tokenizer import VideoTokenizer
 
 
-def build_models(cfg: Config, rngs: nnx.Rngs) -> dict[str, nnx.Module]:
+def build_models(cfg: Config, seed: int) -> dict[str, nnx.Module]:
+    """The tokenizer, LAM and dynamics model of `cfg`, each initialised from its own stream of
+    `seed`, so that one model's kind or size does not change another's initial weights."""
+    rngs = {name: nnx.Rngs(jax.random.fold_in(jax.random.key(seed), i)) for i, name in enumerate(STAGES)}
     # Pixel codes make the tokenizer its k-means codebook of patches, with no transformer around it.
-    tokenizer = (PatchTokenizer if cfg.tokenizer.quantizer == "pixel" else VideoTokenizer)(cfg.tokenizer, cfg.data, rngs=rngs)
-    lam = LatentActionModel(cfg.lam, cfg.data, rngs=rngs)
+    kind = PatchTokenizer if cfg.tokenizer.quantizer == "pixel" else VideoTokenizer
+    tokenizer = kind(cfg.tokenizer, cfg.data, rngs=rngs["tokenizer"])
+    lam = LatentActionModel(cfg.lam, cfg.data, rngs=rngs["lam"])
     dynamics = DynamicsModel(cfg.dynamics, cfg.tokenizer.num_codes, tokenizer.num_tokens, cfg.lam.num_actions,
-                             rngs=rngs)
+                             rngs=rngs["dynamics"])
     return {"tokenizer": tokenizer, "lam": lam, "dynamics": dynamics}
 
 
@@ -27,8 +31,6 @@ def count_params(model: nnx.Module) -> int:
 
 
 STAGES = ("tokenizer", "lam", "dynamics")
-# Generation settings: a trained dynamics model samples with any of them.
-SAMPLING_FIELDS = ("maskgit_steps", "temperature", "choice_temperature")
 
 
 def stage_signature(name: str, cfg: Config) -> dict:
@@ -38,9 +40,8 @@ def stage_signature(name: str, cfg: Config) -> dict:
         return {**common, "tokenizer": to_dict(cfg.tokenizer)}
     if name == "lam":
         return {**common, "lam": to_dict(cfg.lam)}
-    dynamics = {k: v for k, v in to_dict(cfg.dynamics).items() if k not in SAMPLING_FIELDS}
     return {**common, "tokenizer": to_dict(cfg.tokenizer), "lam": to_dict(cfg.lam),
-            "dynamics": dynamics, "cotrain_lam": cfg.train.cotrain_lam}
+            "dynamics": to_dict(cfg.dynamics), "cotrain_lam": cfg.train.cotrain_lam}
 
 
 class Cotrained(nnx.Module):

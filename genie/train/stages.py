@@ -159,14 +159,14 @@ def dynamics_rollout(tokenizer, lam, dynamics, video_BTHWC, key, cfg: Config) ->
     """Frames generated from each clip's first frame with the LAM's actions, beside the truth:
     uint8 [T, H, 2W, C] with the clips stacked vertically."""
     t = video_BTHWC.shape[1]
-    dyn = cfg.dynamics
+    sampling = cfg.sampling
     generated = rollout.generate(tokenizer, dynamics, video_BTHWC[:, :1], lam.infer_actions(video_BTHWC), key,
-                                 dyn.maskgit_steps, dyn.temperature, dyn.choice_temperature, t)
+                                 sampling.maskgit_steps, sampling.temperature, sampling.choice_temperature, t)
     generated = jnp.concatenate([video_BTHWC[:, :1], generated], axis=1)
     side_by_side = np.concatenate([to_uint8(video_BTHWC), to_uint8(generated)], axis=3)  # [B,T,H,2W,C]
     return side_by_side.transpose(1, 0, 2, 3, 4).reshape(t, -1, *side_by_side.shape[3:])
 
 
 def make_stage(name: str, cfg: Config, models: dict | None = None) -> Stage:
-    models = models or build_models(cfg, nnx.Rngs(cfg.seed))
+    models = models or build_models(cfg, cfg.seed)
     return {"tokenizer": _tokenizer_stage, "lam": _lam_stage, "dynamics": _dynamics_stage}[name](cfg, models)

@@ -8,14 +8,7 @@ import pathlib
 
 import numpy as np
 
-from genie.config import (
-    Config,
-    DataConfig,
-    PlatformerConfig,
-    dict_differences,
-    to_dict,
-    upgrade_config_dict,
-)
+from genie.config import Config, DataConfig, PlatformerConfig, dict_differences, to_dict, upgrade_config_dict
 from genie.data.sources import Source
 
 # Data fields not compared here: where the dataset is and how many processes made it (neither

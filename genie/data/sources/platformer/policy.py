@@ -5,13 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from genie.data.sources.platformer import levels as L
-from genie.data.sources.platformer.env import (
-    _ACTION_DX,
-    ACTION_NAMES,
-    NUM_ACTIONS,
-    TOP_SPEED,
-    VecPlatformer,
-)
+from genie.data.sources.platformer.env import _ACTION_DX, ACTION_NAMES, NUM_ACTIONS, TOP_SPEED, VecPlatformer
 
 # Base action mix of the exploration policy: right-leaning, every action well represented.
 _ACTION_P = np.array([0.1, 0.14, 0.3, 0.1, 0.1, 0.26])
