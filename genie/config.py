@@ -103,15 +103,11 @@ class LAMConfig:
     codebook_weight: float = 1.0
     usage_decay: float = 0.99
     dead_code_threshold: float = 0.01
-    # The decoder moves frame t's pixels by a flow field (a vector per patch, up to `max_flow`
-    # pixels, interpolated between patches) and adds a residual, instead of drawing frame t+1.
-    warp: bool = False
-    max_flow: float = 4.0
     # The encoder also reads, per patch, how well the previous frame moved by each shift of up to
     # this many pixels matches it (genie/nn/motion.py); 0: pixels only.
     motion_radius: int = 0
     # The decoder's output for each patch: a mixture of frame t moved by each whole-pixel shift of
-    # up to this many pixels, plus a residual (genie/models/lam.py); 0: drawn (or warped, with `warp`).
+    # up to this many pixels, plus a residual (genie/models/lam.py); 0: drawn.
     shift_radius: int = 0
     decoder_patch_size: int = 0  # 0: patch_size
     decoder_history: bool = True  # the decoder reads frames 0..t (Genie); False: frame t alone
@@ -331,7 +327,7 @@ def upgrade_config_dict(tree: dict) -> dict:
     source among several, in today's layout: its `env` section held both the frame size (now
     data.height/width) and the game's settings (now `platformer`, with the generator's
     envs_per_worker and action_repeat from `data`); a signature's clip_length is data's; the
-    sampling settings were the dynamics section's."""
+    sampling settings were the dynamics section's; a LAM of the removed warping decoder is refused."""
     tree = json.loads(json.dumps(tree))
     data = tree.get("data", {})
     platformer = {k: data.pop(k) for k in ("envs_per_worker", "action_repeat") if k in data}
@@ -340,6 +336,12 @@ def upgrade_config_dict(tree: dict) -> dict:
     env = tree.pop("env", None) or {}
     data.update({k: env.pop(k) for k in ("height", "width") if k in env})
     env.pop("frame_skip", None)  # always 1: one physics step per step
+    lam = tree.get("lam", {})
+    if lam.pop("warp", False):
+        raise ConfigError("this run's LAM warps frames by a flow field, a decoder this version of genie no longer has "
+                          "(its shift mixture, lam.shift_radius, replaced it): train the LAM again, or use an earlier "
+                          "version to load it")
+    lam.pop("max_flow", None)
     platformer.update(env)
     dynamics, evaluation = tree.get("dynamics", {}), tree.get("eval", {})
     sampling = {k: dynamics.pop(k) for k in ("maskgit_steps", "temperature", "choice_temperature") if k in dynamics}

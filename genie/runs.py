@@ -6,7 +6,6 @@ import dataclasses
 import json
 import pathlib
 
-
 from genie.bundle import is_bundle, load_bundle
 from genie.checkpoint import is_complete, restore_latest
 from genie.config import Config, ConfigError, config_from_dict

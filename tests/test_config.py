@@ -84,6 +84,9 @@ def test_a_config_of_the_earlier_layout_is_read():
     assert cfg.platformer.action_repeat == (1, 4)
     assert (cfg.dynamics.layers, cfg.sampling.maskgit_steps, cfg.sampling.temperature) == (3, 5, 0.5)
     assert config_from_dict(to_dict(cfg)) == cfg
+    assert config_from_dict({**old, "lam": {"warp": False, "max_flow": 4.0}}) == cfg  # the default of a removed option
+    with pytest.raises(ConfigError, match="no longer has"):
+        config_from_dict({**old, "lam": {"warp": True}})
 
 
 def test_booleans_are_set_like_every_other_field():

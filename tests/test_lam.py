@@ -25,17 +25,8 @@ def test_actions_do_not_depend_on_later_frames(tiny_cfg, tiny_batch, motion_radi
     assert int(actions.min()) >= 0 and int(actions.max()) < tiny_cfg.lam.num_actions
 
 
-def _warping_lam(tiny_cfg):
-    """A LAM whose decoder moves pixels, its output heads (zero at the start) made random."""
-    _, lam, _ = make_models(override(tiny_cfg, {"lam.warp": True}))
-    for i, head in enumerate((lam.to_flow, lam.to_pixels)):
-        head.kernel[...] = 0.3 * jax.random.normal(jax.random.key(i), head.kernel.shape)
-    return lam
-
-
-@pytest.mark.parametrize("warp", [False, True])
-def test_frame_t_plus_1_reaches_the_decoder_only_through_a_t(tiny_cfg, tiny_batch, warp):
-    lam = _warping_lam(tiny_cfg) if warp else make_models(tiny_cfg)[1]
+def test_frame_t_plus_1_reaches_the_decoder_only_through_a_t(tiny_cfg, tiny_batch):
+    lam = make_models(tiny_cfg)[1]
     video = jnp.asarray(tiny_batch)
     q, _, _ = lam.vq(lam.encode(video))
     for t in range(video.shape[1] - 1):
@@ -55,14 +46,6 @@ def test_overfits_one_batch(tiny_cfg, tiny_batch):
     start, end = history[0]["psnr"], history[-1]["psnr"]
     print(f"LAM PSNR {start:.1f} -> {end:.1f} dB")
     assert end > start + 8
-
-
-def test_a_warping_decoder_starts_by_copying_frame_t(tiny_cfg, tiny_batch):
-    _, lam, _ = make_models(override(tiny_cfg, {"lam.warp": True}))
-    video = jnp.asarray(tiny_batch)
-    np.testing.assert_allclose(lam(video)[0], video[:, :-1], atol=1e-6)
-    moved = _warping_lam(tiny_cfg)(video)[0]
-    assert float(jnp.abs(moved - video[:, :-1]).mean()) > 1e-3
 
 
 SHIFTING = {"lam.shift_radius": 2, "lam.decoder_patch_size": 4, "lam.decoder_history": False, "lam.quantizer": "fsq",
@@ -144,7 +127,6 @@ def test_calibrated_fsq_inference_gives_the_actions_training_gives(tiny_cfg, tin
 @pytest.mark.parametrize("fields, message", [
     ({**SHIFTING, "lam.num_actions": 8}, "lam.fsq_levels"),
     ({"lam.quantizer": "gumbel"}, "lam.quantizer"),
-    ({"lam.warp": True, "lam.shift_radius": 2}, "lam.warp and lam.shift_radius"),
 ])
 def test_lam_config_mistakes_are_named(tiny_cfg, fields, message):
     with pytest.raises(ConfigError, match=message):

@@ -114,10 +114,10 @@ def test_a_config_field_newer_than_a_checkpoint_counts_as_its_default(tmp_path):
     made = Checkpoints(tmp_path, 1, {"lam": {"width": 8}})
     made.save(1, state, state, {})
     made.close()
-    defaults = {"lam": {"width": 128, "warp": False}}
-    Checkpoints(tmp_path, 1, {"lam": {"width": 8, "warp": False}}, defaults).check(1)
-    with pytest.raises(CheckpointError, match=r"lam.warp: False in the checkpoint, True now"):
-        Checkpoints(tmp_path, 1, {"lam": {"width": 8, "warp": True}}, defaults).check(1)
+    defaults = {"lam": {"width": 128, "motion_radius": 0}}
+    Checkpoints(tmp_path, 1, {"lam": {"width": 8, "motion_radius": 0}}, defaults).check(1)
+    with pytest.raises(CheckpointError, match=r"lam.motion_radius: 0 in the checkpoint, 2 now"):
+        Checkpoints(tmp_path, 1, {"lam": {"width": 8, "motion_radius": 2}}, defaults).check(1)
 
 
 def test_pixel_codes_are_fitted_once_before_step_0_and_restored_not_refitted(cfg, tmp_path):

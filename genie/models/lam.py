@@ -6,15 +6,10 @@ transition t -> t+1. Decoder: a causal ST transformer over frames 0..T-2 with th
 a_t added to frame t; its output at frame t reconstructs frame t+1. So frame t+1 reaches the
 decoder only through a_t: the bottleneck that makes actions mean something.
 
-With `warp`, the decoder's output is a flow field that moves frame t's pixels plus a residual,
-both zero at the start (so training starts from copying frame t). In a platformer whose camera
-follows the player an action mostly scrolls the scene by a few pixels, which a decoder drawing
-frame t+1 cannot exploit: given the true action in place of a_t it gained 0.05 dB on held-out
-clips (as frame t plus a residual), where the warping one gained 0.7 dB (docs/record.md).
-
 With `shift_radius`, each decoder patch is a softmax mixture of frame t moved by every whole-pixel
 shift up to that radius, plus a residual: the weights get a gradient from how well each shift
-fits, where a warp's flow gets one only at edges within a pixel of their place. Without
+fits, where a flow field that moves pixels gets one only at edges within a pixel of their place
+(docs/record.md: such a warping decoder was tried first). Without
 `decoder_history` the decoder reads frame t alone: had it the frames before, it would predict the
 scroll from them and a_t would carry only what they cannot tell (docs/record.md).
 """
@@ -25,11 +20,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genie.config import ConfigError, DataConfig, LAMConfig
+from genie.config import DataConfig, LAMConfig
 from genie.models.tokenizer import psnr
 from genie.nn.layers import STTransformer, num_patches, patchify, unpatchify
 from genie.nn.motion import match_scores, mix_shifts, num_shifts, shifts
-from genie.nn.warp import warp
 from genie.quantizers.build import quantizer_from_config
 
 
@@ -51,8 +45,6 @@ class LatentActionModel(nnx.Module):
             # Standardised over the batch (running statistics at inference) before FSQ rounds
             # them: otherwise the motion every clip shares moves all codes to one corner of the grid.
             self.standardize = nnx.BatchNorm(cfg.code_dim, use_bias=False, use_scale=False, rngs=rngs)
-        if cfg.warp and cfg.shift_radius:
-            raise ConfigError("lam.warp and lam.shift_radius are two decoder outputs: set one of them")
         self.dec_patch = dp = cfg.decoder_patch_size or p
         m = num_patches(data.height, data.width, dp, "lam.decoder_patch_size")
         self.dec_embed = nnx.Linear(dp * dp * 3, cfg.width, rngs=rngs)
@@ -60,10 +52,8 @@ class LatentActionModel(nnx.Module):
         self.action_embed = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)
         self.decoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.decoder_layers, rngs=rngs)
         zeros = nnx.initializers.zeros_init()
-        residual = cfg.warp or cfg.shift_radius
+        residual = cfg.shift_radius
         self.to_pixels = nnx.Linear(cfg.width, dp * dp * 3, rngs=rngs, **({"kernel_init": zeros} if residual else {}))
-        if cfg.warp:
-            self.to_flow = nnx.Linear(cfg.width, 2, kernel_init=zeros, rngs=rngs)
         if cfg.shift_radius:
             still = shifts(cfg.shift_radius).index((0, 0))
             # Starts as (nearly) frame t unmoved: e^4 times the weight of any other shift.
@@ -116,12 +106,7 @@ class LatentActionModel(nnx.Module):
         if self.cfg.shift_radius:
             weights_BTNS = jax.nn.softmax(self.to_shift(h_BTND), axis=-1)
             return mix_shifts(frames_BTHWC, weights_BTNS, self.cfg.shift_radius, dp) + out_BTHWC
-        if not self.cfg.warp:
-            return jax.nn.sigmoid(out_BTHWC)
-        rows, cols = self.height // dp, self.width // dp
-        flow_BTrc2 = self.cfg.max_flow * jnp.tanh(self.to_flow(h_BTND)).reshape(b, t, rows, cols, 2)
-        flow_BTHW2 = jax.image.resize(flow_BTrc2, (b, t, self.height, self.width, 2), "linear")
-        return warp(frames_BTHWC, flow_BTHW2) + out_BTHWC
+        return jax.nn.sigmoid(out_BTHWC)
 
     def __call__(self, video_BTHWC, update_usage: bool = False):
         """Returns (predicted frames 1..T-1, actions_BTm1, quantiser stats, continuous actions);
