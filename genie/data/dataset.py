@@ -50,11 +50,11 @@ def prepare_dataset(cfg: Config, out_dir: str | pathlib.Path, overwrite: bool = 
     again is ever replaced)."""
     out_dir = pathlib.Path(out_dir)
     if (out_dir / shards.MANIFEST).exists():
-        manifest = shards.read_manifest(out_dir)
         if not overwrite:
             manifest = check_dataset(cfg, out_dir)
             log(f"{manifest.get('source')} dataset at {out_dir} is complete and matches the config; keeping it")
             return manifest
+        manifest = shards.read_manifest(out_dir)
         if not get_source(manifest.get("source", "platformer")).reproducible:
             raise shards.DataError(f"{out_dir} holds a {manifest.get('source')} dataset, which cannot be made again "
                                    "from a config; it is kept: choose another folder (--config.data.dir)")
