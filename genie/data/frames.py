@@ -3,18 +3,21 @@ to the dataset's frame size."""
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
 
-def to_float(video) -> jnp.ndarray:
-    """uint8 pixels (numpy or jax, any shape) -> float32 in [0, 1]."""
+def to_float(video):
+    """uint8 pixels (numpy or jax, any shape) -> float32 in [0, 1], a jax array."""
+    import jax.numpy as jnp  # here, so that generating or importing data does not start JAX
+
     return jnp.asarray(video).astype(jnp.float32) / 255.0
 
 
-def to_uint8(video) -> jnp.ndarray:
+def to_uint8(video):
     """Float pixels in [0, 1] (values outside are clipped) -> uint8, rounded; traceable."""
+    import jax.numpy as jnp
+
     return (jnp.clip(jnp.asarray(video), 0, 1) * 255 + 0.5).astype(jnp.uint8)
 
 
