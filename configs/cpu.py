@@ -13,7 +13,7 @@ copying the last frame (docs/record.md, "The default run"). Clips of 16 frames (
 """
 
 from genie.config import (Config, DataConfig, DynamicsConfig, LAMConfig, OptimConfig, PlatformerConfig,
-                          SamplingConfig, TokenizerConfig, TrainConfig)
+                          QuantizerConfig, SamplingConfig, TokenizerConfig, TrainConfig, TransformerConfig)
 
 
 def get_config() -> Config:
@@ -29,16 +29,16 @@ def get_config() -> Config:
         # reconstruct held-out frames at ~35 dB; 400 steps of learnt corrections around them added
         # nothing (35.17 dB before, 35.16 after), and the learnt FSQ tokenizer (fsq_levels=(8, 5, 5, 5))
         # reached 24.9 dB in 1,000 steps (~29 minutes).
-        tokenizer=TokenizerConfig(patch_size=8, quantizer="pixel", num_codes=1024, code_dim=8 * 8 * 3),
+        tokenizer=TokenizerConfig(patch_size=8, quantizer=QuantizerConfig(kind="pixel", num_codes=1024, code_dim=8 * 8 * 3)),
         # The encoder reads motion scores beside the pixels; the decoder moves frame t's 8x8 patches
         # by whole-pixel shifts, from frame t alone; 9 FSQ actions (docs/record.md).
-        lam=LAMConfig(patch_size=16, width=128, ffw=512, heads=4, encoder_layers=2, decoder_layers=2,
-                      motion_radius=4, shift_radius=4, decoder_patch_size=8, decoder_history=False,
-                      quantizer="fsq", fsq_levels=(3, 3), num_actions=9, code_dim=2),
+        lam=LAMConfig(patch_size=16, transformer=TransformerConfig(width=128, ffw=512, heads=4), encoder_layers=2,
+                      decoder_layers=2, motion_radius=4, shift_radius=4, decoder_patch_size=8, decoder_history=False,
+                      quantizer=QuantizerConfig(kind="fsq", fsq_levels=(3, 3), num_codes=9, code_dim=2)),
         # Sampling at temperature 0.5 in place of 1 (a sampling setting only) adds 1.4 dB to rollouts
         # at t = 4 with LAM actions, 1.1 with random ones (64 held-out clips); greedy sampling, 1 to
         # 16 MaskGIT steps or no noise on the keep choice change them by at most 0.3 dB (docs/record.md).
-        dynamics=DynamicsConfig(width=128, ffw=512, heads=4, layers=4),
+        dynamics=DynamicsConfig(transformer=TransformerConfig(width=128, ffw=512, heads=4), layers=4),
         sampling=SamplingConfig(maskgit_steps=8, temperature=0.5),
         train=TrainConfig(
             tokenizer=OptimConfig(steps=0, batch_size=8, lr=1e-3, warmup_steps=100),

@@ -150,7 +150,7 @@ def train(cfg: Config, steps: int = 5) -> dict:
 def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: float = 3.0,
          devices: int | None = None) -> dict:
     """Frames per second of playing a world at batch 1 (random weights: speed does not depend
-    on them), split over `devices` (None: as World chooses). Cached: World.step over whole
+    on them), split over `devices` (None: as PlaySession chooses). Cached: PlaySession.step over whole
     slides of the window past its end, so the periodic refill of the caches is counted;
     uncached (every MaskGIT step reruns the whole window, as the public peers do), on one
     device, where its large products run faster than split: a fixed-shape window, the same
@@ -163,25 +163,25 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
     from flax import nnx
 
     from genie.models import build_models
+    from genie.play.session import PlaySession
     from genie.sample import rollout
-    from genie.world import World
 
     models = build_models(cfg, cfg.seed)
-    world = World(cfg, models, devices=devices)
-    actions = lambda n: [i % world.num_actions for i in range(n)]
+    session = PlaySession(cfg, models, devices=devices)
+    actions = lambda n: [i % session.num_actions for i in range(n)]
     start = time.perf_counter()
-    world.reset(np.zeros((cfg.data.height, cfg.data.width, 3), np.uint8))
-    world.step(0)
+    session.reset(np.zeros((cfg.data.height, cfg.data.width, 3), np.uint8))
+    session.step(0)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    for a in actions(world.context - 2):  # fill the window
-        world.step(a)
-    filling_s = (time.perf_counter() - start) / (world.context - 2)
+    for a in actions(session.context - 2):  # fill the window
+        session.step(a)
+    filling_s = (time.perf_counter() - start) / (session.context - 2)
     cached_frames, start = 0, time.perf_counter()
-    while cached_frames < cycles * world.slide or time.perf_counter() - start < min_seconds:
-        for a in actions(world.slide):  # whole slides, so that each refill of the caches counts
-            world.step(a)
-        cached_frames += world.slide
+    while cached_frames < cycles * session.slide or time.perf_counter() - start < min_seconds:
+        for a in actions(session.slide):  # whole slides, so that each refill of the caches counts
+            session.step(a)
+        cached_frames += session.slide
     cached_s = (time.perf_counter() - start) / cached_frames
 
     graphdef, params = nnx.split((models["tokenizer"], models["dynamics"]))
@@ -190,18 +190,18 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
     def uncached(params, state, key, steps):
         tokenizer, dynamics = nnx.merge(graphdef, params)
         frame, _, state = rollout.next_frame_uncached(tokenizer, dynamics, state, jnp.zeros((1,), jnp.int32), key,
-                                                      steps, world.temperature, cfg.sampling.choice_temperature,
-                                                      world.slide)
+                                                      steps, session.temperature, cfg.sampling.choice_temperature,
+                                                      session.slide)
         return frame, state
 
     tokens = jnp.zeros((1, 1, models["tokenizer"].num_tokens), jnp.int32)
-    state = rollout.init_state(tokens, jnp.zeros((1, 0), jnp.int32), world.context)
+    state = rollout.init_state(tokens, jnp.zeros((1, 0), jnp.int32), session.context)
     start = time.perf_counter()
-    frame, state = jax.block_until_ready(uncached(params, state, jax.random.key(0), world.maskgit_steps))
+    frame, state = jax.block_until_ready(uncached(params, state, jax.random.key(0), session.maskgit_steps))
     compile_uncached_s = time.perf_counter() - start
     done, start = 0, time.perf_counter()
     while done < uncached_frames or time.perf_counter() - start < min_seconds:
-        frame, state = jax.block_until_ready(uncached(params, state, jax.random.key(done), world.maskgit_steps))
+        frame, state = jax.block_until_ready(uncached(params, state, jax.random.key(done), session.maskgit_steps))
         done += 1
     uncached_s = (time.perf_counter() - start) / done
     return {
@@ -211,11 +211,11 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
         "speedup": round(uncached_s / cached_s, 1),
         "compile_s": round(compile_s, 2),
         "compile_uncached_s": round(compile_uncached_s, 2),
-        "maskgit_steps": world.maskgit_steps,
+        "maskgit_steps": session.maskgit_steps,
         "frames_timed": {"cached": cached_frames, "uncached": done},
-        "context": world.context,
-        "devices": world.devices,
-        "slide": world.slide,
+        "context": session.context,
+        "devices": session.devices,
+        "slide": session.slide,
         "frame": [cfg.data.height, cfg.data.width],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

@@ -1,6 +1,6 @@
 """A trained world packed for shipping: the three models' weights in one file, in half precision.
 
-    export_world(load_run("runs/cpu"), "genie/worlds/platformer")   # scripts/export_world.py
+    export_bundle(load_run("runs/cpu"), "genie/worlds/platformer")   # scripts/export_bundle.py
     load_run("genie/worlds/platformer")                             # like any run: play, evaluate
 
 A bundle is laid out like a run, so everything that reads runs reads it:
@@ -54,7 +54,7 @@ def _stage_seconds(metrics_path: pathlib.Path) -> float | None:
     return round(times[-1] - times[0], 1) if len(times) > 1 else None
 
 
-def export_world(run, out: str | pathlib.Path, dtype: str = "float16") -> pathlib.Path:
+def export_bundle(run, out: str | pathlib.Path, dtype: str = "float16") -> pathlib.Path:
     """Writes `run` (a genie.runs.TrainedRun whose three stages have finished) as a bundle in `out`."""
     unfinished = [name for name in STAGES if not run.complete.get(name)]
     if unfinished:
@@ -88,7 +88,7 @@ def load_bundle(path: pathlib.Path, models: dict) -> dict:
     if world.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a world of format {world.get('format')}; this genie reads {FORMAT}")
     weights = path / WEIGHTS_FILE
-    redo = f"export it again with: python scripts/export_world.py --workdir <run> --out {path}"
+    redo = f"export it again with: python scripts/export_bundle.py --workdir <run> --out {path}"
     data = weights.read_bytes() if weights.is_file() else b""
     if hashlib.sha256(data).hexdigest() != world["sha256"]:
         raise CheckpointError(f"{weights} is missing or corrupt (its sha256 is not the one in {WORLD_FILE}); {redo}")

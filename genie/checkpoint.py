@@ -15,7 +15,7 @@ import orbax.checkpoint as ocp
 from flax import nnx
 
 from genie.config import Config, dict_differences, upgrade_config_dict
-from genie.models import stage_signature
+from genie.models import STAGES, stage_signature
 
 COMPLETE = "COMPLETE"  # written into a stage's folder when it has trained all its steps
 
@@ -114,14 +114,32 @@ def is_complete(stage_dir: pathlib.Path) -> bool:
     return (stage_dir / COMPLETE).exists()
 
 
-def restore_latest(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int | None:
-    """Loads the latest checkpoint of stage `stage_name` into `module`, finished or not;
-    returns its step, or None where the stage has no checkpoint."""
+def stage_checkpoints(stage_name: str, cfg: Config, workdir: pathlib.Path) -> Checkpoints | None:
+    """The checkpoints of stage `stage_name` in run `workdir`, held to `cfg`; None where it has none."""
     directory = workdir / stage_name / "checkpoints"
     if not directory.is_dir():
         return None
-    checkpoints = Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(stage_name, cfg),
-                              stage_signature(stage_name, Config()))
+    return Checkpoints(directory, cfg.train.keep_checkpoints, stage_signature(stage_name, cfg),
+                       stage_signature(stage_name, Config()))
+
+
+def check_run(cfg: Config, workdir: pathlib.Path) -> None:
+    """Raises CheckpointError where a stage of run `workdir` has a checkpoint `cfg` cannot resume."""
+    for name in STAGES:
+        if (checkpoints := stage_checkpoints(name, cfg, workdir)) is not None:
+            try:
+                if (step := checkpoints.latest_step()) is not None:
+                    checkpoints.check(step)
+            finally:
+                checkpoints.close()
+
+
+def restore_latest(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int | None:
+    """Loads the latest checkpoint of stage `stage_name` into `module`, finished or not;
+    returns its step, or None where the stage has no checkpoint."""
+    checkpoints = stage_checkpoints(stage_name, cfg, workdir)
+    if checkpoints is None:
+        return None
     try:
         step = checkpoints.latest_step()
         if step is not None:

@@ -12,6 +12,7 @@ import dataclasses
 import importlib.util
 import json
 import pathlib
+import types
 import typing
 
 
@@ -45,7 +46,7 @@ class DataConfig:
     # The source that makes the dataset when data.dir holds none (genie/data/sources/); a dataset
     # that is already there is used whatever its source (its manifest names it).
     source: str = "platformer"
-    dir: str = ""  # dataset folder; empty means data/<config name>
+    dir: str | None = None  # dataset folder; None: data/<config name>
     height: int = 64  # frame height in pixels
     width: int = 64  # frame width in pixels
     clip_length: int = 16  # frames per clip (T)
@@ -58,71 +59,80 @@ class DataConfig:
     val_seeds: tuple[int, int] = (1_000_000, 1_010_000)
     test_seeds: tuple[int, int] = (2_000_000, 2_010_000)
     clips_per_shard: int = 512
-    workers: int = 0  # generation processes; 0 means one per CPU core
+    workers: int | None = None  # generation processes; None: one per CPU core
     seed: int = 0  # seeds generation (a source's policy) and the split of imported videos
 
 
 @dataclasses.dataclass(frozen=True)
-class TokenizerConfig:
-    """ST-ViViT VQ-VAE: patchify, causal ST encoder, VQ, causal ST decoder."""
+class TransformerConfig:
+    """The shape of a spatiotemporal transformer's blocks (genie/nn/layers.py)."""
 
-    patch_size: int = 4
     width: int = 128
-    ffw: int = 512
+    ffw: int = 512  # hidden width of the feed-forward layers
     heads: int = 4
-    encoder_layers: int = 2
-    decoder_layers: int = 2
-    num_codes: int = 1024  # K
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantizerConfig:
+    """How a model's continuous vectors become one of K discrete codes (genie/quantizers/)."""
+
+    # vq: a learnt codebook compared by cosine (Genie's); fsq: finite scalar quantisation, K =
+    # prod(fsq_levels), nothing learnt; pixel (tokenizer only): a codebook of image patches
+    # (code_dim = patch_size^2 * 3) fitted by k-means before step 0, with no transformer around it
+    # (genie/models/patch_tokenizer.py).
+    kind: str = "vq"
+    num_codes: int = 1024  # K (the LAM's number of latent actions A)
     code_dim: int = 32  # L
-    # vq: learnt codebook (cosine); fsq: finite scalar quantisation, K = prod(fsq_levels); pixel:
-    # the tokenizer is a codebook of image patches (code_dim = patch_size^2 * 3) fitted by k-means
-    # before step 0, with no transformer (genie/models/patch_tokenizer.py): the width, heads and
-    # layers above are unused, and it trains 0 steps.
-    quantizer: str = "vq"
-    fsq_levels: tuple[int, ...] = ()  # fsq: levels per code dimension, e.g. (8, 5, 5, 5) = 1000 codes
+    fsq_levels: tuple[int, ...] | None = None  # fsq: levels per code dimension, e.g. (8, 5, 5, 5) = 1000 codes
     commitment_weight: float = 0.25
     codebook_weight: float = 1.0
     usage_decay: float = 0.99  # EMA of how often each code is chosen
-    dead_code_threshold: float = 1e-3  # codes chosen less than this (EMA fraction) are restarted
+    dead_code_threshold: float = 1e-3  # vq: codes chosen less than this (EMA fraction) are restarted
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """ST-ViViT VQ-VAE: patchify, causal ST encoder, quantizer, causal ST decoder; or, with a pixel
+    quantizer, the patch codebook alone (the transformer fields unused, 0 training steps)."""
+
+    patch_size: int = 4
+    transformer: TransformerConfig = dataclasses.field(default_factory=TransformerConfig)
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    quantizer: QuantizerConfig = dataclasses.field(default_factory=QuantizerConfig)
     kmeans_clips: int = 512  # pixel: training clips whose patches (every 4th frame) the codes are fitted to
 
 
 @dataclasses.dataclass(frozen=True)
 class LAMConfig:
-    """Latent action model: reads pixels, one of A discrete actions per transition."""
+    """Latent action model: reads pixels, one of A = quantizer.num_codes discrete actions per transition."""
 
     patch_size: int = 16
-    width: int = 128
-    ffw: int = 512
-    heads: int = 4
+    transformer: TransformerConfig = dataclasses.field(default_factory=TransformerConfig)
     encoder_layers: int = 2
     decoder_layers: int = 2
-    num_actions: int = 8  # A
-    code_dim: int = 32
-    commitment_weight: float = 0.25
-    codebook_weight: float = 1.0
-    usage_decay: float = 0.99
-    dead_code_threshold: float = 0.01
+    quantizer: QuantizerConfig = dataclasses.field(
+        default_factory=lambda: QuantizerConfig(num_codes=8, dead_code_threshold=0.01))
     # The encoder also reads, per patch, how well the previous frame moved by each shift of up to
     # this many pixels matches it (genie/nn/motion.py); 0: pixels only.
     motion_radius: int = 0
     # The decoder's output for each patch: a mixture of frame t moved by each whole-pixel shift of
     # up to this many pixels, plus a residual (genie/models/lam.py); 0: drawn.
     shift_radius: int = 0
-    decoder_patch_size: int = 0  # 0: patch_size
+    decoder_patch_size: int | None = None  # None: patch_size
     decoder_history: bool = True  # the decoder reads frames 0..t (Genie); False: frame t alone
-    quantizer: str = "vq"  # vq | fsq (fsq_levels make num_actions codes of dimension code_dim)
-    fsq_levels: tuple[int, ...] = (3, 3)
     calibration_clips: int = 64  # fsq: training clips whose codes set inference's standardisation
+
+    @property
+    def num_actions(self) -> int:
+        return self.quantizer.num_codes
 
 
 @dataclasses.dataclass(frozen=True)
 class DynamicsConfig:
     """MaskGIT dynamics over tokenizer tokens, actions added to the frame they lead to."""
 
-    width: int = 128
-    ffw: int = 512
-    heads: int = 4
+    transformer: TransformerConfig = dataclasses.field(default_factory=TransformerConfig)
     layers: int = 4
     mask_rate_min: float = 0.5  # training mask rate ~ U(min, max) per sample
     mask_rate_max: float = 1.0
@@ -226,13 +236,21 @@ def _field_types(cls) -> dict[str, typing.Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+_RENAMED = {"num_actions": "num_codes"}  # the LAM's actions are its quantizer's codes
+
+
 def _check_path(cfg_cls, dotted: str) -> None:
     cls, parts = cfg_cls, dotted.split(".")
     for depth, part in enumerate(parts):
         fields = _field_types(cls)
         where = ".".join(parts[:depth]) or "the top level"
         if part not in fields:
-            raise ConfigError(f"unknown config field '{dotted}': {where} has fields {sorted(fields)}")
+            # A field that moved into a sub-section (lam.width is lam.transformer.width now).
+            new = _RENAMED.get(part, part)
+            moved = [".".join([*parts[:depth], name, new]) for name, sub in fields.items()
+                     if dataclasses.is_dataclass(sub) and new in _field_types(sub)]
+            hint = f"; did you mean {' or '.join(moved)}?" if moved else ""
+            raise ConfigError(f"unknown config field '{dotted}': {where} has fields {sorted(fields)}{hint}")
         cls = fields[part]
         is_last = depth == len(parts) - 1
         if dataclasses.is_dataclass(cls) and is_last:
@@ -260,19 +278,11 @@ def apply_overrides(cfg: Config, args: list[str]) -> Config:
     return tyro.cli(Config, default=cfg, args=stripped, use_underscores=True, config=(tyro.conf.FlagConversionOff,))
 
 
-def config_from_command_line(path: str, overrides: list[str]) -> Config:
-    """load_config + apply_overrides for scripts: a bad file or field exits with its message."""
-    import sys
-
-    try:
-        return apply_overrides(load_config(path), overrides)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def _coerce(value, annotation, dotted):
     origin = typing.get_origin(annotation)
+    if origin is types.UnionType:  # X | None
+        (inner,) = [t for t in typing.get_args(annotation) if t is not type(None)]
+        return None if value is None else _coerce(value, inner, dotted)
     if origin is tuple:
         item_types = typing.get_args(annotation)
         if len(item_types) == 2 and item_types[1] is Ellipsis and isinstance(value, (tuple, list)):
@@ -327,7 +337,9 @@ def upgrade_config_dict(tree: dict) -> dict:
     source among several, in today's layout: its `env` section held both the frame size (now
     data.height/width) and the game's settings (now `platformer`, with the generator's
     envs_per_worker and action_repeat from `data`); a signature's clip_length is data's; the
-    sampling settings were the dynamics section's; a LAM of the removed warping decoder is refused."""
+    sampling settings were the dynamics section's; the models' sections held their transformer's
+    shape and their quantizer's fields flat; "unset" was 0 or ""; a LAM of the removed warping
+    decoder is refused."""
     tree = json.loads(json.dumps(tree))
     data = tree.get("data", {})
     platformer = {k: data.pop(k) for k in ("envs_per_worker", "action_repeat") if k in data}
@@ -349,11 +361,36 @@ def upgrade_config_dict(tree: dict) -> dict:
         sampling["maskgit_steps"] = steps
     if sampling:
         tree["sampling"] = {**sampling, **tree.get("sampling", {})}
+    data.update({k: None for k in ("dir", "workers") if data.get(k) in ("", 0)})
+    if lam.get("decoder_patch_size") == 0:
+        lam["decoder_patch_size"] = None
+    for section, count in (("tokenizer", "num_codes"), ("lam", "num_actions"), ("dynamics", None)):
+        _nest_shared_fields(tree.get(section, {}), count)
     if data:
         tree["data"] = data
     if platformer:
         tree["platformer"] = {**platformer, **tree.get("platformer", {})}
     return tree
+
+
+_QUANTIZER_FIELDS = ("code_dim", "fsq_levels", "commitment_weight", "codebook_weight", "usage_decay",
+                     "dead_code_threshold")
+
+
+def _nest_shared_fields(section: dict, count: str | None) -> None:
+    """A model section written before the transformer's shape and the quantizer had their own
+    sub-sections: its flat fields moved into them (the LAM's num_actions is its codes' count)."""
+    transformer = {k: section.pop(k) for k in ("width", "ffw", "heads") if k in section}
+    if transformer:
+        section["transformer"] = {**transformer, **section.get("transformer", {})}
+    if count is None or isinstance(section.get("quantizer", {}), dict):
+        return
+    quantizer = {"kind": section.pop("quantizer", "vq"), **{k: section.pop(k) for k in _QUANTIZER_FIELDS if k in section}}
+    if count in section:
+        quantizer["num_codes"] = section.pop(count)
+    if quantizer["kind"] != "fsq" or not quantizer.get("fsq_levels"):
+        quantizer["fsq_levels"] = None  # unused then; () or a default of the old layout
+    section["quantizer"] = quantizer
 
 
 def config_from_dict(tree: dict) -> Config:

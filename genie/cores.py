@@ -2,7 +2,7 @@
 
 XLA runs the small matrix products of one generated frame (a few dozen tokens) on a single
 core; split over devices, each core runs its share of the heads and feed-forward units
-(genie/world.py). The device count is read once, when JAX starts its CPU backend, so this must
+(genie/play/session.py). The device count is read once, when JAX starts its CPU backend, so this must
 run before the first JAX computation; an XLA_FLAGS that already sets it is left alone.
 """
 

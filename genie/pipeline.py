@@ -7,7 +7,7 @@ import pathlib
 
 import jax
 
-from genie.checkpoint import is_complete
+from genie.checkpoint import check_run, is_complete
 from genie.config import Config, to_dict
 from genie.data.dataset import prepare_dataset
 from genie.models import STAGES, build_models
@@ -21,6 +21,7 @@ def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None
     workdir = pathlib.Path(workdir)
     data_dir = cfg.data_dir
     if jax.process_index() == 0:
+        check_run(cfg, workdir)  # before anything is written: a refused config leaves the run as it was
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
         if "data" in stages:

@@ -1,7 +1,7 @@
 """Measures speed and writes JSON.
 
     python scripts/benchmark.py datagen [--config configs/cpu.py] [--json out.json]
-    python scripts/benchmark.py params --config configs/coinrun.py
+    python scripts/benchmark.py params --config configs/genie_shapes.py
     python scripts/benchmark.py train --config configs/bench.py --json train.json [--steps 5]
     python scripts/benchmark.py play --config configs/bench.py --json play.json [--devices 2] [--seconds 3]
 """
@@ -11,7 +11,7 @@ import json
 import sys
 
 from genie import benchmark, cores, hugepages
-from genie.config import config_from_command_line
+from genie.cli import config_from_command_line
 
 TARGETS = {"datagen": benchmark.datagen, "params": benchmark.params, "train": benchmark.train,
            "play": benchmark.play}

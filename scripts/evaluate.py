@@ -12,9 +12,8 @@ import pathlib
 import sys
 
 from genie import hugepages
-from genie.checkpoint import CheckpointError
-from genie.config import ConfigError, apply_overrides
-from genie.data.shards import DataError
+from genie.cli import exit_status
+from genie.config import apply_overrides
 
 
 def main(argv=None) -> int:
@@ -25,15 +24,13 @@ def main(argv=None) -> int:
     from genie.eval.evaluate import evaluate_run
     from genie.runs import load_config_of, load_run
 
-    try:
+    def evaluate():
         cfg = apply_overrides(load_config_of(pathlib.Path(args.workdir)), rest)
         if args.split:
             cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, split=args.split))
         evaluate_run(load_run(args.workdir, cfg))
-    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_status(evaluate, also=(ValueError,))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,8 @@
 import argparse
 import sys
 
-from genie.config import ConfigError, config_from_command_line
+from genie.cli import config_from_command_line, exit_status
 from genie.data.dataset import prepare_dataset
-from genie.data.shards import DataError
 
 
 def main(argv=None) -> int:
@@ -18,12 +17,7 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset already there")
     args, rest = parser.parse_known_args(argv)
     cfg = config_from_command_line(args.config, rest)
-    try:
-        prepare_dataset(cfg, args.out or cfg.data_dir, overwrite=args.overwrite)
-    except (ConfigError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: prepare_dataset(cfg, args.out or cfg.data_dir, overwrite=args.overwrite))
 
 
 if __name__ == "__main__":

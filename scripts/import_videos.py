@@ -9,9 +9,8 @@ carry no true actions. Train on them with --config.data.dir=data/my_videos.
 import argparse
 import sys
 
-from genie.config import ConfigError, config_from_command_line
+from genie.cli import config_from_command_line, exit_status
 from genie.data.dataset import write_preview
-from genie.data.shards import DataError
 from genie.data.sources.videos import import_videos
 
 
@@ -23,13 +22,11 @@ def main(argv=None) -> int:
     parser.add_argument("--frame_stride", type=int, default=1, help="keep every n-th frame")
     args, rest = parser.parse_known_args(argv)
     cfg = config_from_command_line(args.config, rest)
-    try:
+    def run():
         import_videos(args.folder, args.out, cfg, frame_stride=args.frame_stride)
         write_preview(args.out)
-    except (ConfigError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

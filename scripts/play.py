@@ -42,52 +42,49 @@ def main(argv=None) -> int:
     cores.split_cpu(args.devices)  # before JAX starts
 
     from genie.bundle import SHIPPED, is_bundle
-    from genie.checkpoint import CheckpointError
-    from genie.config import ConfigError
-    from genie.data.shards import DataError
-    from genie.play.controls import parse_actions
-    from genie.world import World
+    from genie.cli import exit_status
 
     if args.workdir is None and not is_bundle(SHIPPED):
         print(f"error: no world ships with this copy of genie ({SHIPPED}); train one with python scripts/train.py "
               "and play it with --workdir runs/cpu", file=sys.stderr)
         return 2
-    workdir = args.workdir or SHIPPED
-    try:
-        world = World.load(workdir, maskgit_steps=args.maskgit_steps, temperature=args.temperature,
-                           seed=args.seed, devices=args.devices)
+    return exit_status(lambda: _play(args, args.workdir or SHIPPED), also=(ValueError, RuntimeError))
 
-        def reset():
-            if args.prompt:
-                return world.reset(args.prompt)
-            if args.clip is not None:
-                return world.reset_from_dataset(index=args.clip)
-            return world.reset_to_level(args.level)
 
-        reset()
-        if args.actions:
-            for action in parse_actions(args.actions, world):
-                world.step(action)
-            print(f"saved {len(world.actions)} steps to {world.save(args.out)}")
-            return 0
-    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    world.warm_up()
+def _play(args, workdir) -> None:
+    from genie.play.controls import parse_actions
+    from genie.play.session import PlaySession
+
+    session = PlaySession.load(workdir, maskgit_steps=args.maskgit_steps, temperature=args.temperature,
+                               seed=args.seed, devices=args.devices)
+
+    def reset():
+        if args.prompt:
+            return session.reset(args.prompt)
+        if args.clip is not None:
+            return session.reset_from_dataset(index=args.clip)
+        return session.reset_to_level(args.level)
+
+    reset()
+    if args.actions:
+        for action in parse_actions(args.actions, session):
+            session.step(action)
+        print(f"saved {len(session.actions)} steps to {session.save(args.out)}")
+        return
+    session.warm_up()
     if args.web:
         from genie.play.web import serve
 
-        server = serve(world, reset, args.host, args.port)
+        server = serve(session, reset, args.host, args.port)
         print(f"playing {workdir} at http://{args.host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
-        return 0
+        return
     from genie.play.window import Window
 
-    Window(world, reset, scale=args.scale).run()
-    return 0
+    Window(session, reset, scale=args.scale).run()
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ import argparse
 import sys
 
 from genie import hugepages
-from genie.checkpoint import CheckpointError
-from genie.config import ConfigError, config_from_command_line
-from genie.data.shards import DataError
+from genie.cli import config_from_command_line, exit_status
 from genie.pipeline import ALL
 from genie.train.trainer import NonFiniteLoss, StopRequested
 
@@ -36,17 +34,14 @@ def main(argv=None) -> int:
     from genie.pipeline import run  # after initialize_distributed, which must precede JAX's use
 
     try:
-        run(cfg, args.workdir or f"runs/{cfg.name}", ALL if args.stage == "all" else (args.stage,))
+        return exit_status(lambda: run(cfg, args.workdir or f"runs/{cfg.name}",
+                                       ALL if args.stage == "all" else (args.stage,)))
     except StopRequested as e:
         print(f"stopped: {e}", file=sys.stderr)
         return 0
     except NonFiniteLoss as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except (ConfigError, DataError, CheckpointError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ import pytest
 from flax import nnx
 from PIL import Image, ImageSequence
 
-from genie.bundle import SHIPPED, WEIGHTS_FILE, export_world, is_bundle
+from genie.bundle import SHIPPED, WEIGHTS_FILE, export_bundle, is_bundle
 from genie.checkpoint import CheckpointError
+from genie.play.session import PlaySession
 from genie.runs import load_run
-from genie.world import World
 from tests.conftest import ROOT
 
 
@@ -27,7 +27,7 @@ def _params(module):
 def exported(tiny_run, tmp_path_factory):
     run = load_run(tiny_run)
     out = tmp_path_factory.mktemp("worlds")
-    return run, export_world(run, out / "f32", "float32"), export_world(run, out / "f16", "float16")
+    return run, export_bundle(run, out / "f32", "float32"), export_bundle(run, out / "f16", "float16")
 
 
 def test_a_float32_world_plays_exactly_like_its_run(exported, prompt_png):
@@ -37,9 +37,9 @@ def test_a_float32_world_plays_exactly_like_its_run(exported, prompt_png):
     assert bundle.steps == run.steps and all(bundle.complete.values())
     frames = []
     for source in (run.workdir, f32):
-        world = World.load(source)
-        world.reset(prompt_png)
-        frames.append(np.stack([world.step(a) for a in (0, 3, 1, 2)]))
+        session = PlaySession.load(source)
+        session.reset(prompt_png)
+        frames.append(np.stack([session.step(a) for a in (0, 3, 1, 2)]))
     np.testing.assert_array_equal(frames[0], frames[1])
 
 
@@ -53,8 +53,8 @@ def test_a_float16_world_holds_the_weights_rounded_to_half_precision(exported):
         for path in original:
             assert loaded[path].dtype == original[path].dtype  # restored to the model's precision
             np.testing.assert_array_equal(loaded[path], original[path].astype(np.float16).astype(np.float32))
-    world = json.loads((f16 / "world.json").read_text())
-    assert world["dtype"] == "float16" and set(world["stages"]) == {"tokenizer", "lam", "dynamics"}
+    info = json.loads((f16 / "world.json").read_text())
+    assert info["dtype"] == "float16" and set(info["stages"]) == {"tokenizer", "lam", "dynamics"}
     assert (f16 / "tokenizer" / "metrics.jsonl").is_file()  # its training curves travel with it
 
 
@@ -64,7 +64,7 @@ def test_damaged_worlds_are_refused_with_what_to_do(exported, tmp_path):
     data = bytearray((corrupt / WEIGHTS_FILE).read_bytes())
     data[len(data) // 2] ^= 0xFF
     (corrupt / WEIGHTS_FILE).write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="missing or corrupt.*export_world.py"):
+    with pytest.raises(CheckpointError, match="missing or corrupt.*export_bundle.py"):
         load_run(corrupt)
     # Weights that are intact but of another model: named, with both shapes.
     other = shutil.copytree(f32, tmp_path / "other")
@@ -73,9 +73,9 @@ def test_damaged_worlds_are_refused_with_what_to_do(exported, tmp_path):
     key = next(k for k in weights if k.startswith("dynamics/") and weights[k].ndim == 2)
     weights[key] = weights[key][:, :-1]
     np.savez(other / WEIGHTS_FILE, **weights)
-    world = json.loads((other / "world.json").read_text())
-    world["sha256"] = hashlib.sha256((other / WEIGHTS_FILE).read_bytes()).hexdigest()
-    (other / "world.json").write_text(json.dumps(world))
+    info = json.loads((other / "world.json").read_text())
+    info["sha256"] = hashlib.sha256((other / WEIGHTS_FILE).read_bytes()).hexdigest()
+    (other / "world.json").write_text(json.dumps(info))
     with pytest.raises(CheckpointError, match=f"{key} should be"):
         load_run(other)
 
@@ -84,18 +84,18 @@ def test_only_finished_runs_are_exported(tiny_run, tmp_path):
     run = load_run(tiny_run)
     run.complete["lam"] = False
     with pytest.raises(CheckpointError, match="lam not finished"):
-        export_world(run, tmp_path / "world")
+        export_bundle(run, tmp_path / "world")
     assert not (tmp_path / "world").exists()
 
 
 def test_export_script_writes_an_evaluated_world_that_plays_with_its_action_map(tiny_run, tmp_path):
     out = tmp_path / "world"
-    result = subprocess.run([sys.executable, "scripts/export_world.py", "--workdir", str(tiny_run), "--out", str(out)],
+    result = subprocess.run([sys.executable, "scripts/export_bundle.py", "--workdir", str(tiny_run), "--out", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert metrics["meta"]["workdir"] == str(out) and {"tokenizer", "lam", "dynamics"} <= set(metrics)
-    assert World.load(out).action_map == json.loads((out / "eval" / "action_map.json").read_text())
+    assert PlaySession.load(out).action_map == json.loads((out / "eval" / "action_map.json").read_text())
 
 
 def test_the_shipped_world_plays_with_no_arguments_and_fits_the_size_limit(tmp_path):

@@ -2,7 +2,17 @@ import dataclasses
 
 import pytest
 
-from genie.config import Config, ConfigError, apply_overrides, config_from_dict, load_config, override, to_dict
+from genie.config import (
+    Config,
+    ConfigError,
+    QuantizerConfig,
+    TransformerConfig,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+    override,
+    to_dict,
+)
 from tests.conftest import ROOT
 
 
@@ -63,13 +73,21 @@ def test_to_dict_is_json_ready():
 
 
 def test_variable_length_tuples_take_any_length_and_round_trip_through_json():
-    cfg = apply_overrides(Config(), ["--config.tokenizer.fsq_levels", "8", "5", "5", "5"])
-    assert cfg.tokenizer.fsq_levels == (8, 5, 5, 5)
-    for levels in [(), (8, 5, 5, 5)]:
-        cfg = override(Config(), {"tokenizer.fsq_levels": levels})
+    cfg = apply_overrides(Config(), ["--config.tokenizer.quantizer.fsq_levels", "8", "5", "5", "5"])
+    assert cfg.tokenizer.quantizer.fsq_levels == (8, 5, 5, 5)
+    for levels in [None, (8, 5, 5, 5)]:
+        cfg = override(Config(), {"tokenizer.quantizer.fsq_levels": levels})
         assert config_from_dict(to_dict(cfg)) == cfg
     with pytest.raises(ConfigError, match="fsq_levels is int"):
-        override(Config(), {"tokenizer.fsq_levels": (8, "5")})
+        override(Config(), {"tokenizer.quantizer.fsq_levels": (8, "5")})
+
+
+def test_unset_is_none_and_can_be_set_back():
+    cfg = apply_overrides(Config(), ["--config.data.dir=data/x", "--config.lam.decoder_patch_size=8"])
+    assert (cfg.data.dir, cfg.lam.decoder_patch_size, cfg.data_dir.as_posix()) == ("data/x", 8, "data/x")
+    unset = apply_overrides(cfg, ["--config.data.dir=None", "--config.lam.decoder_patch_size=None"])
+    assert (unset.data.dir, unset.lam.decoder_patch_size, unset.data_dir.as_posix()) == (None, None, "data/default")
+    assert override(cfg, {"data.dir": None}).data.dir is None
 
 
 def test_a_config_of_the_earlier_layout_is_read():
@@ -87,6 +105,31 @@ def test_a_config_of_the_earlier_layout_is_read():
     assert config_from_dict({**old, "lam": {"warp": False, "max_flow": 4.0}}) == cfg  # the default of a removed option
     with pytest.raises(ConfigError, match="no longer has"):
         config_from_dict({**old, "lam": {"warp": True}})
+
+
+def test_a_field_that_moved_into_a_sub_section_is_named():
+    with pytest.raises(ConfigError, match=r"did you mean tokenizer.transformer.width\?"):
+        apply_overrides(Config(), ["--config.tokenizer.width=64"])
+    with pytest.raises(ConfigError, match=r"did you mean lam.quantizer.num_codes\?"):
+        apply_overrides(Config(), ["--config.lam.num_actions=6"])
+
+
+def test_model_sections_of_the_flat_layout_are_read():
+    """Before the transformer's shape and the quantizer had sub-sections, and "unset" was 0 or ""."""
+    old = {"data": {"dir": "", "workers": 0},
+           "tokenizer": {"width": 64, "heads": 2, "quantizer": "fsq", "fsq_levels": [8, 5, 5, 5], "num_codes": 1000,
+                         "code_dim": 4, "encoder_layers": 3},
+           "lam": {"width": 32, "ffw": 64, "quantizer": "vq", "fsq_levels": [3, 3], "num_actions": 6,
+                   "dead_code_threshold": 0.02, "decoder_patch_size": 0},
+           "dynamics": {"width": 96, "layers": 3}}
+    cfg = config_from_dict(old)
+    assert (cfg.data.dir, cfg.data.workers, cfg.lam.decoder_patch_size) == (None, None, None)
+    assert cfg.tokenizer.transformer == TransformerConfig(width=64, heads=2) and cfg.tokenizer.encoder_layers == 3
+    assert cfg.tokenizer.quantizer == QuantizerConfig(kind="fsq", fsq_levels=(8, 5, 5, 5), num_codes=1000, code_dim=4)
+    assert cfg.lam.transformer == TransformerConfig(width=32, ffw=64)
+    assert cfg.lam.quantizer == QuantizerConfig(num_codes=6, dead_code_threshold=0.02)  # levels a VQ never read
+    assert cfg.lam.num_actions == 6 and cfg.dynamics.transformer.width == 96
+    assert config_from_dict(to_dict(cfg)) == cfg
 
 
 def test_booleans_are_set_like_every_other_field():

@@ -11,7 +11,7 @@ def _tokens_actions(cfg, key, t=None, b=2):
     t = t or cfg.data.clip_length
     k1, k2 = jax.random.split(key)
     n = (cfg.data.height // cfg.tokenizer.patch_size) * (cfg.data.width // cfg.tokenizer.patch_size)
-    tokens = jax.random.randint(k1, (b, t, n), 0, cfg.tokenizer.num_codes)
+    tokens = jax.random.randint(k1, (b, t, n), 0, cfg.tokenizer.quantizer.num_codes)
     actions = jax.random.randint(k2, (b, t - 1), 0, cfg.lam.num_actions)
     return tokens, actions
 
@@ -21,7 +21,7 @@ def test_causal_in_time_and_a_t_acts_on_frame_t_plus_1(tiny_cfg):
     tokens, actions = _tokens_actions(tiny_cfg, jax.random.key(0))
     t = 3
     logits = full_pass(dynamics, tokens, actions)
-    other_tokens = tokens.at[:, t + 1:].set((tokens[:, t + 1:] + 1) % tiny_cfg.tokenizer.num_codes)
+    other_tokens = tokens.at[:, t + 1:].set((tokens[:, t + 1:] + 1) % tiny_cfg.tokenizer.quantizer.num_codes)
     other_actions = actions.at[:, t:].set((actions[:, t:] + 1) % tiny_cfg.lam.num_actions)
     changed = full_pass(dynamics, other_tokens, other_actions)
     np.testing.assert_allclose(logits[:, :t + 1], changed[:, :t + 1], atol=1e-5)
@@ -75,7 +75,7 @@ def test_loss_only_counts_masked_tokens_and_overfits_one_batch(tiny_cfg):
     """Measured: masked-token accuracy 0.01 (chance 1/64) at the start, 1.00 after 300 steps."""
     _, _, dynamics = make_models(tiny_cfg)
     # Tokens with structure to learn: each frame is the previous one shifted by its action.
-    first = jax.random.randint(jax.random.key(3), (4, 1, 16), 0, tiny_cfg.tokenizer.num_codes)
+    first = jax.random.randint(jax.random.key(3), (4, 1, 16), 0, tiny_cfg.tokenizer.quantizer.num_codes)
     actions = jax.random.randint(jax.random.key(4), (4, 7), 0, tiny_cfg.lam.num_actions)
     frames = [first[:, 0]]
     for t in range(7):

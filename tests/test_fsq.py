@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genie.config import ConfigError
+from genie.config import ConfigError, override
 from genie.quantizers.fsq import FiniteScalarQuantizer
 from tests.conftest import make_models
 
@@ -44,7 +44,8 @@ def test_quantisation_is_rounding_with_a_straight_through_gradient():
 
 
 def _fsq_cfg(cfg, **fields):
-    return dataclasses.replace(cfg, tokenizer=dataclasses.replace(cfg.tokenizer, quantizer="fsq", **fields))
+    return dataclasses.replace(cfg, tokenizer=dataclasses.replace(
+        cfg.tokenizer, quantizer=dataclasses.replace(cfg.tokenizer.quantizer, kind="fsq", **fields)))
 
 
 def test_an_fsq_tokenizer_round_trips_its_tokens(tiny_cfg, tiny_batch):
@@ -58,7 +59,7 @@ def test_an_fsq_tokenizer_round_trips_its_tokens(tiny_cfg, tiny_batch):
 
 @pytest.mark.parametrize("fields", [dict(fsq_levels=(4, 4, 4), num_codes=63, code_dim=3),
                                     dict(fsq_levels=(4, 4, 4), num_codes=64, code_dim=8),
-                                    dict(fsq_levels=(), num_codes=64, code_dim=3),
+                                    dict(fsq_levels=None, num_codes=64, code_dim=3),
                                     dict(fsq_levels=(1, 64), num_codes=64, code_dim=2)])
 def test_inconsistent_fsq_settings_are_refused_with_the_fix(tiny_cfg, fields):
     with pytest.raises(ConfigError, match="fsq_levels"):
@@ -67,4 +68,4 @@ def test_inconsistent_fsq_settings_are_refused_with_the_fix(tiny_cfg, fields):
 
 def test_an_unknown_quantizer_is_refused(tiny_cfg):
     with pytest.raises(ConfigError, match="quantizer"):
-        make_models(dataclasses.replace(tiny_cfg, tokenizer=dataclasses.replace(tiny_cfg.tokenizer, quantizer="pq")))
+        make_models(override(tiny_cfg, {"tokenizer.quantizer.kind": "pq"}))

@@ -48,7 +48,7 @@ def _reachable(module: str) -> set[str]:
 
 LOW = [m for m in MODULES if m.startswith(("genie.data", "genie.models", "genie.nn", "genie.quantizers",
                                            "genie.sample"))]
-INFERENCE = ["genie.runs", "genie.bundle", "genie.world", *(m for m in MODULES if m.startswith("genie.play"))]
+INFERENCE = ["genie.runs", "genie.bundle", *(m for m in MODULES if m.startswith("genie.play"))]
 
 
 def test_the_walk_sees_in_function_imports():
@@ -59,7 +59,7 @@ def test_the_walk_sees_in_function_imports():
 @pytest.mark.parametrize("module", sorted(LOW))
 def test_data_models_and_samplers_do_not_import_upwards(module):
     upward = {m for m in _imports(module) if m.startswith(("genie.train", "genie.eval", "genie.play",
-                                                           "genie.runs", "genie.world", "genie.pipeline"))}
+                                                           "genie.runs", "genie.pipeline"))}
     assert not upward, f"{module} imports {sorted(upward)}"
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from genie.config import ConfigError, override
+from genie.eval.metrics import psnr_of_mse
 from genie.nn.motion import shifts
 from tests.conftest import fit, make_models
 
@@ -17,7 +18,7 @@ def test_actions_do_not_depend_on_later_frames(tiny_cfg, tiny_batch, motion_radi
     t = 3
     perturbed = video.at[:, t + 1:].set(jax.random.uniform(jax.random.key(0), video[:, t + 1:].shape))
     z, z2 = lam.encode(video), lam.encode(perturbed)
-    assert z.shape == (2, video.shape[1] - 1, tiny_cfg.lam.code_dim)
+    assert z.shape == (2, video.shape[1] - 1, tiny_cfg.lam.quantizer.code_dim)
     np.testing.assert_allclose(z[:, :t], z2[:, :t], atol=1e-5)
     assert not np.allclose(z[:, t:], z2[:, t:], atol=1e-3)
     actions = lam.infer_actions(video)
@@ -43,13 +44,14 @@ def test_overfits_one_batch(tiny_cfg, tiny_batch):
     _, lam, _ = make_models(tiny_cfg)
     video = jnp.asarray(tiny_batch)
     history = fit(lam, lambda m, step: m.loss(video)[:2], steps=200)
-    start, end = history[0]["psnr"], history[-1]["psnr"]
+    start, end = (float(psnr_of_mse(history[i]["mse"])) for i in (0, -1))
     print(f"LAM PSNR {start:.1f} -> {end:.1f} dB")
     assert end > start + 8
 
 
-SHIFTING = {"lam.shift_radius": 2, "lam.decoder_patch_size": 4, "lam.decoder_history": False, "lam.quantizer": "fsq",
-            "lam.fsq_levels": (3, 3), "lam.num_actions": 9, "lam.code_dim": 2}
+SHIFTING = {"lam.shift_radius": 2, "lam.decoder_patch_size": 4, "lam.decoder_history": False,
+            "lam.quantizer.kind": "fsq", "lam.quantizer.fsq_levels": (3, 3), "lam.quantizer.num_codes": 9,
+            "lam.quantizer.code_dim": 2}
 
 
 def _shifting_lam(tiny_cfg, history=False):
@@ -120,13 +122,13 @@ def test_calibrated_fsq_inference_gives_the_actions_training_gives(tiny_cfg, tin
     trained = np.asarray(lam.quantize(z, train=True)[1])
     assert len(np.unique(trained)) > 1
     assert not np.array_equal(lam.infer_actions(video), trained)
-    lam.calibrate(z.reshape(-1, cfg.lam.code_dim))
+    lam.calibrate(z.reshape(-1, cfg.lam.quantizer.code_dim))
     np.testing.assert_array_equal(lam.infer_actions(video), trained)
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({**SHIFTING, "lam.num_actions": 8}, "lam.fsq_levels"),
-    ({"lam.quantizer": "gumbel"}, "lam.quantizer"),
+    ({**SHIFTING, "lam.quantizer.num_codes": 8}, "lam.quantizer.fsq_levels"),
+    ({"lam.quantizer.kind": "gumbel"}, "lam.quantizer.kind"),
 ])
 def test_lam_config_mistakes_are_named(tiny_cfg, fields, message):
     with pytest.raises(ConfigError, match=message):

@@ -13,13 +13,13 @@ import imageio.v3 as iio
 import pytest
 
 from genie.play.controls import bound_action, parse_actions
-from genie.world import World
+from genie.play.session import PlaySession
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def world(tiny_run):
-    return World.load(tiny_run)
+def session(tiny_run):
+    return PlaySession.load(tiny_run)
 
 
 def test_headless_cli_writes_the_session(tiny_run, prompt_png, tmp_path):
@@ -34,16 +34,16 @@ def test_headless_cli_writes_the_session(tiny_run, prompt_png, tmp_path):
     assert bad.returncode == 2 and "action 9 is out of range" in bad.stderr
 
 
-def test_actions_by_number_or_by_name(world):
-    assert world.action_map and set(world.action_map) >= {"left", "right", "jump"}
-    assert parse_actions("0, 3,right", world) == [0, 3, world.action_map["right"]]
-    assert bound_action(world, right=True, jump=True) == world.action_map["right+jump"]
-    assert bound_action(world) is None
+def test_actions_by_number_or_by_name(session):
+    assert session.action_map and set(session.action_map) >= {"left", "right", "jump"}
+    assert parse_actions("0, 3,right", session) == [0, 3, session.action_map["right"]]
+    assert bound_action(session, right=True, jump=True) == session.action_map["right+jump"]
+    assert bound_action(session) is None
     with pytest.raises(ValueError, match="unknown action 'fly'"):
-        parse_actions("fly", world)
+        parse_actions("fly", session)
 
 
-def test_window_plays_with_held_keys(world, tmp_path, monkeypatch):
+def test_window_plays_with_held_keys(session, tmp_path, monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # a real pygame window, drawn off screen
     import pygame
 
@@ -56,26 +56,26 @@ def test_window_plays_with_held_keys(world, tmp_path, monkeypatch):
             return key in held
 
     monkeypatch.setattr(pygame.key, "get_pressed", lambda: Keys())
-    window = Window(world, lambda: world.reset_to_level(3), scale=4, max_fps=1000, record=str(tmp_path / "w.gif"))
+    window = Window(session, lambda: session.reset_to_level(3), scale=4, max_fps=1000, record=str(tmp_path / "w.gif"))
     window.tick()
-    assert window.action == world.action_map.get("noop", 0) and len(world.actions) == 1
+    assert window.action == session.action_map.get("noop", 0) and len(session.actions) == 1
     held.add(pygame.K_3)
     window.tick()
     assert window.action == 2
     held.clear()
     held.add(pygame.K_RIGHT)
     window.tick()
-    assert window.action == world.action_map["right"]
+    assert window.action == session.action_map["right"]
     for key in (pygame.K_p, pygame.K_s):
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key))
     window.tick()  # paused: no new frame; saved
-    assert len(world.actions) == 3 and window.paused and (tmp_path / "w.gif").exists()
+    assert len(session.actions) == 3 and window.paused and (tmp_path / "w.gif").exists()
     pygame.image.save(window.screen, str(tmp_path / "window.png"))
     shot = iio.imread(tmp_path / "window.png")
     assert shot.shape[:2] == (32 * 4 + 74, 32 * 4) and shot[:128].std() > 0  # the frame is drawn
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_r))
     window.tick()
-    assert len(world.frames) == 1  # reset to the prompt
+    assert len(session.frames) == 1  # reset to the prompt
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE))
     window.tick()
     assert not window.running
@@ -83,10 +83,10 @@ def test_window_plays_with_held_keys(world, tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def server(world):
+def server(session):
     from genie.play.web import serve
 
-    httpd = serve(world, lambda: world.reset_to_level(3), port=0)
+    httpd = serve(session, lambda: session.reset_to_level(3), port=0)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -104,10 +104,10 @@ def _request(url, data=None, content_type="application/json"):
         return e.code, e.read()
 
 
-def test_web_api_checks_its_inputs_and_keeps_the_session(server, world, prompt_png):
+def test_web_api_checks_its_inputs_and_keeps_the_session(server, session, prompt_png):
     status, body = _request(server + "/api/state")
     state = json.loads(body)
-    assert status == 200 and len(state["actions"]) == world.num_actions and "right" in state["bindings"]
+    assert status == 200 and len(state["actions"]) == session.num_actions and "right" in state["bindings"]
     ok, body = _request(server + "/api/step", b'{"action": 1}')
     frames = json.loads(body)["frames"]
     assert ok == 200 and json.loads(body)["frame"].startswith("data:image/png;base64,")
@@ -151,7 +151,7 @@ def _chromium():
     return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
 
 
-def test_web_page_in_headless_chromium(server, world, prompt_png, tmp_path):
+def test_web_page_in_headless_chromium(server, session, prompt_png, tmp_path):
     if not os.path.exists("/usr/bin/chromedriver"):
         if os.environ.get("CI"):
             pytest.fail("chromium and chromium-driver are missing: .ci/run installs them")
@@ -165,14 +165,14 @@ def test_web_page_in_headless_chromium(server, world, prompt_png, tmp_path):
         browser.get(server + "/")
         wait = WebDriverWait(browser, 60)
         buttons = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#actions button"))
-        assert len(buttons) == world.num_actions
+        assert len(buttons) == session.num_actions
         frame = browser.find_element(By.ID, "frame")
         status = browser.find_element(By.ID, "status")
 
         def frames_shown():
             return int(status.text.split()[1]) if status.text.startswith("frame ") else -1
 
-        start = len(world.frames)
+        start = len(session.frames)
         wait.until(lambda b: frames_shown() == start)
         before = frame.get_attribute("src")
         buttons[2].click()
@@ -182,7 +182,7 @@ def test_web_page_in_headless_chromium(server, world, prompt_png, tmp_path):
         wait.until(lambda b: frames_shown() == start + 2)
         browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
         wait.until(lambda b: frames_shown() == start + 3)
-        assert world.actions[-3:] == [2, 0, world.action_map["right"]]
+        assert session.actions[-3:] == [2, 0, session.action_map["right"]]
         browser.find_element(By.ID, "upload").send_keys(str(prompt_png))
         wait.until(lambda b: frames_shown() == 1)
         assert browser.find_element(By.ID, "error").text == ""

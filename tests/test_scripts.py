@@ -50,7 +50,7 @@ def test_benchmark_datagen_writes_json(tmp_path):
 
 
 def test_benchmark_params_counts_each_model():
-    result = _run("scripts/benchmark.py", "params", "--config", "configs/coinrun.py")
+    result = _run("scripts/benchmark.py", "params", "--config", "configs/genie_shapes.py")
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout)
     # Genie's CoinRun shapes: tens of millions of parameters per model.

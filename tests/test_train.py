@@ -64,8 +64,8 @@ def test_checkpoint_from_another_config_is_refused(cfg, tmp_path):
     short = override(cfg, {"train.tokenizer.steps": 2, "train.checkpoint_every": 2})
     train_stage(make_stage("tokenizer", short), short, tmp_path, short.data_dir)
     (tmp_path / "tokenizer" / "COMPLETE").unlink()
-    wider = override(short, {"tokenizer.width": 48, "train.tokenizer.steps": 4})
-    with pytest.raises(CheckpointError, match=r"another config: tokenizer.width: 32 in the checkpoint, 48 now"):
+    wider = override(short, {"tokenizer.transformer.width": 48, "train.tokenizer.steps": 4})
+    with pytest.raises(CheckpointError, match=r"another config: tokenizer.transformer.width: 32 in the checkpoint, 48 now"):
         train_stage(make_stage("tokenizer", wider), wider, tmp_path, wider.data_dir)
 
 
@@ -109,19 +109,31 @@ def test_a_model_that_dropped_parts_restores_the_parts_it_has(tmp_path):
     checkpoints.close()
 
 
+def test_a_refused_rerun_leaves_the_run_as_it_was(cfg, tmp_path):
+    short = override(cfg, {"train.tokenizer.steps": 2, "train.checkpoint_every": 2})
+    pipeline.run(short, tmp_path, stages=("tokenizer",), log=lambda *_: None)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    wider = override(short, {"tokenizer.transformer.width": 48})
+    with pytest.raises(CheckpointError, match="tokenizer.transformer.width: 32 in the checkpoint, 48 now"):
+        pipeline.run(wider, tmp_path, stages=("tokenizer",), log=lambda *_: None)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # config.json too
+
+
 def test_a_config_field_newer_than_a_checkpoint_counts_as_its_default(tmp_path):
+    """A checkpoint of the flat layout (lam.width, now lam.transformer.width) lacking a field
+    added since is compared as if it had that field's default."""
     state = {"w": np.zeros(2, np.float32)}
     made = Checkpoints(tmp_path, 1, {"lam": {"width": 8}})
     made.save(1, state, state, {})
     made.close()
-    defaults = {"lam": {"width": 128, "motion_radius": 0}}
-    Checkpoints(tmp_path, 1, {"lam": {"width": 8, "motion_radius": 0}}, defaults).check(1)
+    defaults = {"lam": {"transformer": {"width": 128}, "motion_radius": 0}}
+    Checkpoints(tmp_path, 1, {"lam": {"transformer": {"width": 8}, "motion_radius": 0}}, defaults).check(1)
     with pytest.raises(CheckpointError, match=r"lam.motion_radius: 0 in the checkpoint, 2 now"):
-        Checkpoints(tmp_path, 1, {"lam": {"width": 8, "motion_radius": 2}}, defaults).check(1)
+        Checkpoints(tmp_path, 1, {"lam": {"transformer": {"width": 8}, "motion_radius": 2}}, defaults).check(1)
 
 
 def test_pixel_codes_are_fitted_once_before_step_0_and_restored_not_refitted(cfg, tmp_path):
-    pixel = override(cfg, {"tokenizer.quantizer": "pixel", "tokenizer.code_dim": 8 * 8 * 3,
+    pixel = override(cfg, {"tokenizer.quantizer.kind": "pixel", "tokenizer.quantizer.code_dim": 8 * 8 * 3,
                            "train.tokenizer.steps": 0})
     stage = make_stage("tokenizer", pixel)
     before = np.array(stage.trainable.vq.codebook[...])
@@ -147,7 +159,8 @@ def test_pixel_codes_are_fitted_once_before_step_0_and_restored_not_refitted(cfg
 def test_an_fsq_lam_is_saved_calibrated_on_its_training_clips(cfg, tmp_path):
     """The saved LAM gives the calibration clips (here all 48 training clips) at inference the
     actions a training step would give them as one batch."""
-    fsq = override(cfg, {"lam.quantizer": "fsq", "lam.fsq_levels": (3, 3), "lam.num_actions": 9, "lam.code_dim": 2,
+    fsq = override(cfg, {"lam.quantizer.kind": "fsq", "lam.quantizer.fsq_levels": (3, 3), "lam.quantizer.num_codes": 9,
+                         "lam.quantizer.code_dim": 2,
                          "train.lam.steps": 4})
     train_stage(make_stage("lam", fsq), fsq, tmp_path, fsq.data_dir)
     lam = make_stage("lam", fsq).trainable

@@ -217,7 +217,7 @@ class Evaluation:
                 acc["rollouts"].append(self._rollouts(video, latent, jax.random.fold_in(self.rollout_key, i),
                                                       first=i == 0))
         if run.has("tokenizer"):
-            codes = metrics.codebook_stats(np.concatenate(acc["tokens"]), self.cfg.tokenizer.num_codes)
+            codes = metrics.codebook_stats(np.concatenate(acc["tokens"]), self.cfg.tokenizer.quantizer.num_codes)
             out["tokenizer"] = {"psnr": float(np.mean(np.concatenate(acc["psnr"]))),
                                 "ssim": float(np.mean(np.concatenate(acc["ssim"]))),
                                 "codebook_usage": codes["usage"], "codebook_perplexity": codes["perplexity"]}

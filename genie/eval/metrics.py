@@ -14,7 +14,11 @@ from genie.nn import motion
 
 def psnr(a, b):
     """PSNR in dB of images in [0, 1], one value per image: [..., H, W, C] -> [...]."""
-    mse = jnp.mean(jnp.square(jnp.asarray(a, jnp.float32) - jnp.asarray(b, jnp.float32)), axis=(-3, -2, -1))
+    return psnr_of_mse(jnp.mean(jnp.square(jnp.asarray(a, jnp.float32) - jnp.asarray(b, jnp.float32)), axis=(-3, -2, -1)))
+
+
+def psnr_of_mse(mse):
+    """PSNR in dB of a mean squared error of values in [0, 1]."""
     return -10.0 * jnp.log10(jnp.maximum(mse, 1e-10))
 
 

@@ -13,10 +13,6 @@ from genie.data.frames import grid, to_uint8
 from genie.models import STAGES
 
 
-def _uint8(x) -> np.ndarray:
-    return np.asarray(to_uint8(x))
-
-
 def _grid(rows_RCHWC: np.ndarray) -> np.ndarray:
     return grid(rows_RCHWC, gap=2, scale=2)
 
@@ -41,12 +37,12 @@ def write_pictures(pictures: dict, out: pathlib.Path, action_map: dict | None) -
     """Saves the evaluation's pictures; returns name -> file name."""
     files = {}
     if "reconstructions" in pictures:
-        video, recon = (_uint8(x) for x in pictures["reconstructions"])  # [n, T, H, W, C] each
+        video, recon = (to_uint8(np.asarray(x)) for x in pictures["reconstructions"])  # [n, T, H, W, C] each
         rows = np.stack([video, recon], 1).reshape(-1, *video.shape[1:])  # original, reconstruction, ...
         iio.imwrite(out / "reconstructions.png", _grid(rows))
         files["reconstructions"] = "reconstructions.png"
     if "rollouts" in pictures:
-        video, inferred, randomised = (_uint8(x) for x in pictures["rollouts"])
+        video, inferred, randomised = (to_uint8(np.asarray(x)) for x in pictures["rollouts"])
         k = video.shape[1] - inferred.shape[1]
         pad = lambda gen: np.concatenate([video[:, :k], gen], 1)  # the prompt, then generated frames
         panels = np.stack([video, pad(inferred), pad(randomised)], 2)  # [n, T, 3, H, W, C]
@@ -54,7 +50,7 @@ def write_pictures(pictures: dict, out: pathlib.Path, action_map: dict | None) -
         iio.imwrite(out / "rollouts.gif", np.stack(frames), duration=250, loop=0)
         files["rollouts"] = "rollouts.gif"
     if "action_grid" in pictures:
-        grid = _uint8(pictures["action_grid"])  # [P, A, 1 + steps, H, W, C]
+        grid = to_uint8(np.asarray(pictures["action_grid"]))  # [P, A, 1 + steps, H, W, C]
         p, a = grid.shape[:2]
         image = _grid(grid.reshape(p * a, *grid.shape[2:]))
         row_height = image.shape[0] // (p * a)

@@ -18,10 +18,10 @@ def build_models(cfg: Config, seed: int) -> dict[str, nnx.Module]:
     `seed`, so that one model's kind or size does not change another's initial weights."""
     rngs = {name: nnx.Rngs(jax.random.fold_in(jax.random.key(seed), i)) for i, name in enumerate(STAGES)}
     # Pixel codes make the tokenizer its k-means codebook of patches, with no transformer around it.
-    kind = PatchTokenizer if cfg.tokenizer.quantizer == "pixel" else VideoTokenizer
+    kind = PatchTokenizer if cfg.tokenizer.quantizer.kind == "pixel" else VideoTokenizer
     tokenizer = kind(cfg.tokenizer, cfg.data, rngs=rngs["tokenizer"])
     lam = LatentActionModel(cfg.lam, cfg.data, rngs=rngs["lam"])
-    dynamics = DynamicsModel(cfg.dynamics, cfg.tokenizer.num_codes, tokenizer.num_tokens, cfg.lam.num_actions,
+    dynamics = DynamicsModel(cfg.dynamics, cfg.tokenizer.quantizer.num_codes, tokenizer.num_tokens, cfg.lam.num_actions,
                              rngs=rngs["dynamics"])
     return {"tokenizer": tokenizer, "lam": lam, "dynamics": dynamics}
 
@@ -33,14 +33,28 @@ def count_params(model: nnx.Module) -> int:
 STAGES = ("tokenizer", "lam", "dynamics")
 
 
+# Quantizer fields a kind does not read: FSQ learns nothing and keeps no usage; pixel codes are
+# fitted, not trained; only FSQ has levels.
+_UNUSED_QUANTIZER_FIELDS = {"vq": ("fsq_levels",),
+                            "fsq": ("commitment_weight", "codebook_weight", "usage_decay", "dead_code_threshold"),
+                            "pixel": ("fsq_levels", "commitment_weight", "codebook_weight", "dead_code_threshold")}
+
+
+def _model_signature(section) -> dict:
+    tree = to_dict(section)
+    for key in _UNUSED_QUANTIZER_FIELDS.get(section.quantizer.kind, ()):
+        del tree["quantizer"][key]
+    return tree
+
+
 def stage_signature(name: str, cfg: Config) -> dict:
     """The config fields a checkpoint of stage `name` depends on."""
     common = {"data": {"height": cfg.data.height, "width": cfg.data.width, "clip_length": cfg.data.clip_length}}
     if name == "tokenizer":
-        return {**common, "tokenizer": to_dict(cfg.tokenizer)}
+        return {**common, "tokenizer": _model_signature(cfg.tokenizer)}
     if name == "lam":
-        return {**common, "lam": to_dict(cfg.lam)}
-    return {**common, "tokenizer": to_dict(cfg.tokenizer), "lam": to_dict(cfg.lam),
+        return {**common, "lam": _model_signature(cfg.lam)}
+    return {**common, "tokenizer": _model_signature(cfg.tokenizer), "lam": _model_signature(cfg.lam),
             "dynamics": to_dict(cfg.dynamics), "cotrain_lam": cfg.train.cotrain_lam}
 
 

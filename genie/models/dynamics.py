@@ -22,11 +22,11 @@ class DynamicsModel(nnx.Module):
     def __init__(self, cfg: DynamicsConfig, num_codes: int, num_tokens: int, num_actions: int, *, rngs: nnx.Rngs):
         self.cfg, self.num_codes, self.num_actions = cfg, num_codes, num_actions
         self.mask_id = num_codes  # one extra embedding row for the mask token
-        self.token_embed = nnx.Embed(num_codes + 1, cfg.width, rngs=rngs)
-        self.pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (num_tokens, cfg.width)))
-        self.action_embed = nnx.Embed(num_actions, cfg.width, rngs=rngs)
-        self.transformer = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.layers, rngs=rngs)
-        self.head = nnx.Linear(cfg.width, num_codes, rngs=rngs)
+        self.token_embed = nnx.Embed(num_codes + 1, cfg.transformer.width, rngs=rngs)
+        self.pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (num_tokens, cfg.transformer.width)))
+        self.action_embed = nnx.Embed(num_actions, cfg.transformer.width, rngs=rngs)
+        self.transformer = STTransformer(cfg.transformer.width, cfg.transformer.ffw, cfg.transformer.heads, cfg.layers, rngs=rngs)
+        self.head = nnx.Linear(cfg.transformer.width, num_codes, rngs=rngs)
 
     def _embed(self, tokens_BTN, actions_BTm1):
         x = self.token_embed(tokens_BTN) + self.pos[...]

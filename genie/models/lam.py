@@ -21,7 +21,6 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import DataConfig, LAMConfig
-from genie.models.tokenizer import psnr
 from genie.nn.layers import STTransformer, num_patches, patchify, unpatchify
 from genie.nn.motion import match_scores, mix_shifts, num_shifts, shifts
 from genie.quantizers.build import quantizer_from_config
@@ -32,32 +31,32 @@ class LatentActionModel(nnx.Module):
         self.cfg, self.height, self.width = cfg, data.height, data.width
         p = cfg.patch_size
         n = num_patches(data.height, data.width, p, "lam.patch_size")
-        patch_dim = p * p * 3
-        self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
-        self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (n + 1, cfg.width)))
-        self.action_token = nnx.Param(0.02 * jax.random.normal(rngs.params(), (cfg.width,)))
+        patch_dim, t, q = p * p * 3, cfg.transformer, cfg.quantizer
+        self.embed = nnx.Linear(patch_dim, t.width, rngs=rngs)
+        self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (n + 1, t.width)))
+        self.action_token = nnx.Param(0.02 * jax.random.normal(rngs.params(), (t.width,)))
         if cfg.motion_radius:
-            self.embed_motion = nnx.Linear(num_shifts(cfg.motion_radius), cfg.width, rngs=rngs)
-        self.encoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.encoder_layers, rngs=rngs)
-        self.to_action = nnx.Linear(cfg.width, cfg.code_dim, rngs=rngs)
-        self.vq = quantizer_from_config("lam", cfg, cfg.num_actions, "num_actions", rngs)
-        if cfg.quantizer == "fsq":
+            self.embed_motion = nnx.Linear(num_shifts(cfg.motion_radius), t.width, rngs=rngs)
+        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs)
+        self.to_action = nnx.Linear(t.width, q.code_dim, rngs=rngs)
+        self.vq = quantizer_from_config("lam", q, rngs)
+        if q.kind == "fsq":
             # Standardised over the batch (running statistics at inference) before FSQ rounds
             # them: otherwise the motion every clip shares moves all codes to one corner of the grid.
-            self.standardize = nnx.BatchNorm(cfg.code_dim, use_bias=False, use_scale=False, rngs=rngs)
-        self.dec_patch = dp = cfg.decoder_patch_size or p
+            self.standardize = nnx.BatchNorm(q.code_dim, use_bias=False, use_scale=False, rngs=rngs)
+        self.dec_patch = dp = p if cfg.decoder_patch_size is None else cfg.decoder_patch_size
         m = num_patches(data.height, data.width, dp, "lam.decoder_patch_size")
-        self.dec_embed = nnx.Linear(dp * dp * 3, cfg.width, rngs=rngs)
-        self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (m, cfg.width)))
-        self.action_embed = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)
-        self.decoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.decoder_layers, rngs=rngs)
+        self.dec_embed = nnx.Linear(dp * dp * 3, t.width, rngs=rngs)
+        self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (m, t.width)))
+        self.action_embed = nnx.Linear(q.code_dim, t.width, rngs=rngs)
+        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs)
         zeros = nnx.initializers.zeros_init()
         residual = cfg.shift_radius
-        self.to_pixels = nnx.Linear(cfg.width, dp * dp * 3, rngs=rngs, **({"kernel_init": zeros} if residual else {}))
+        self.to_pixels = nnx.Linear(t.width, dp * dp * 3, rngs=rngs, **({"kernel_init": zeros} if residual else {}))
         if cfg.shift_radius:
             still = shifts(cfg.shift_radius).index((0, 0))
             # Starts as (nearly) frame t unmoved: e^4 times the weight of any other shift.
-            self.to_shift = nnx.Linear(cfg.width, num_shifts(cfg.shift_radius), kernel_init=zeros, rngs=rngs,
+            self.to_shift = nnx.Linear(t.width, num_shifts(cfg.shift_radius), kernel_init=zeros, rngs=rngs,
                                        bias_init=lambda key, shape, dtype: jnp.zeros(shape, dtype).at[still].set(4.0))
 
     def encode(self, video_BTHWC):
@@ -73,7 +72,7 @@ class LatentActionModel(nnx.Module):
     def quantize(self, z_BTm1L, train: bool = False):
         """(straight-through codes, actions, stats) of continuous actions; `train` standardises
         with the batch's statistics and updates the running ones (FSQ) and VQ code usage."""
-        if self.cfg.quantizer == "fsq":
+        if self.cfg.quantizer.kind == "fsq":
             z_BTm1L = self.standardize(z_BTm1L, use_running_average=not train)
         return self.vq(z_BTm1L, update_usage=train)
 
@@ -83,7 +82,7 @@ class LatentActionModel(nnx.Module):
         batch's own statistics, so the encoder is free to move their mean from step to step and
         running averages lag behind it: seen a running mean 6 standard deviations from the
         current one, which gave every held-out transition the same action."""
-        if self.cfg.quantizer != "fsq":
+        if self.cfg.quantizer.kind != "fsq":
             return
         for stat, value in ((self.standardize.mean, jnp.mean(z_ML, axis=0)), (self.standardize.var, jnp.var(z_ML, axis=0))):
             stat[...] = jax.device_put(value.astype(stat[...].dtype), stat[...].sharding)
@@ -119,6 +118,7 @@ class LatentActionModel(nnx.Module):
         pred, actions, aux, z = self(video_BTHWC, update_usage=True)
         target = video_BTHWC[:, 1:]
         mse = jnp.mean(jnp.square(pred - target))
-        loss = mse + self.cfg.codebook_weight * aux["codebook_loss"] + self.cfg.commitment_weight * aux["commitment_loss"]
-        metrics = {"loss": loss, "mse": mse, "psnr": psnr(pred, target), **aux}
+        q = self.cfg.quantizer
+        loss = mse + q.codebook_weight * aux["codebook_loss"] + q.commitment_weight * aux["commitment_loss"]
+        metrics = {"loss": loss, "mse": mse, **aux}
         return loss, metrics, z

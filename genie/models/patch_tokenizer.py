@@ -1,4 +1,4 @@
-"""PatchTokenizer: a tokenizer that is a codebook of image patches (`tokenizer.quantizer="pixel"`).
+"""PatchTokenizer: a tokenizer that is a codebook of image patches (`tokenizer.quantizer.kind="pixel"`).
 
 A frame's tokens are the k-means codes nearest to its patches and decoding draws the codes'
 patches, so it reconstructs at the quality of k-means. Its codes are fitted to training
@@ -23,15 +23,16 @@ class PatchTokenizer(nnx.Module):
         self.cfg, self.height, self.width = cfg, data.height, data.width
         p = cfg.patch_size
         self.num_tokens = num_patches(data.height, data.width, p, "tokenizer.patch_size")  # N
-        if cfg.code_dim != p * p * 3:
-            raise ConfigError(f"tokenizer.quantizer='pixel' codes are patches of {p}x{p}x3 values: set "
-                              f"tokenizer.code_dim={p * p * 3} (it is {cfg.code_dim})")
-        self.vq = FittedCodebook(cfg.num_codes, cfg.code_dim, usage_decay=cfg.usage_decay, rngs=rngs)
+        q = cfg.quantizer
+        if q.code_dim != p * p * 3:
+            raise ConfigError(f"tokenizer.quantizer.kind='pixel' codes are patches of {p}x{p}x3 values: set "
+                              f"tokenizer.quantizer.code_dim={p * p * 3} (it is {q.code_dim})")
+        self.vq = FittedCodebook(q.num_codes, q.code_dim, usage_decay=q.usage_decay, rngs=rngs)
 
     def fit_codes(self, video_BTHWC: jax.Array, key: jax.Array) -> float:
         """Fits the codes by k-means to the patches of these frames; returns the mean squared
         error per value of their quantisation."""
-        return self.vq.fit(patchify(video_BTHWC, self.cfg.patch_size), key) / self.cfg.code_dim
+        return self.vq.fit(patchify(video_BTHWC, self.cfg.patch_size), key) / self.cfg.quantizer.code_dim
 
     def encode(self, video_BTHWC: jax.Array) -> jax.Array:
         """Float video in [0, 1] -> tokens_BTN (ints in [0, K))."""

@@ -11,27 +11,21 @@ from genie.nn.layers import Cache, STTransformer, num_patches, patchify, unpatch
 from genie.quantizers.build import quantizer_from_config
 
 
-def psnr(a, b, axis=None):
-    """Peak signal-to-noise ratio in dB of images in [0, 1]."""
-    mse = jnp.mean(jnp.square(a - b), axis=axis)
-    return -10.0 * jnp.log10(jnp.maximum(mse, 1e-10))
-
-
 class VideoTokenizer(nnx.Module):
     def __init__(self, cfg: TokenizerConfig, data: DataConfig, *, rngs: nnx.Rngs):
         self.cfg, self.height, self.width = cfg, data.height, data.width
         p = cfg.patch_size
         self.num_tokens = num_patches(data.height, data.width, p, "tokenizer.patch_size")  # N
-        patch_dim = p * p * 3
-        self.embed = nnx.Linear(patch_dim, cfg.width, rngs=rngs)
-        self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))
-        self.encoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.encoder_layers, rngs=rngs)
-        self.to_code = nnx.Linear(cfg.width, cfg.code_dim, rngs=rngs)
-        self.vq = quantizer_from_config("tokenizer", cfg, cfg.num_codes, "num_codes", rngs)
-        self.from_code = nnx.Linear(cfg.code_dim, cfg.width, rngs=rngs)
-        self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, cfg.width)))
-        self.decoder = STTransformer(cfg.width, cfg.ffw, cfg.heads, cfg.decoder_layers, rngs=rngs)
-        self.to_pixels = nnx.Linear(cfg.width, patch_dim, rngs=rngs)
+        patch_dim, t, q = p * p * 3, cfg.transformer, cfg.quantizer
+        self.embed = nnx.Linear(patch_dim, t.width, rngs=rngs)
+        self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, t.width)))
+        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs)
+        self.to_code = nnx.Linear(t.width, q.code_dim, rngs=rngs)
+        self.vq = quantizer_from_config("tokenizer", q, rngs)
+        self.from_code = nnx.Linear(q.code_dim, t.width, rngs=rngs)
+        self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, t.width)))
+        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs)
+        self.to_pixels = nnx.Linear(t.width, patch_dim, rngs=rngs)
 
     def _encode_latents(self, video_BTHWC):
         patches_BTNP = patchify(video_BTHWC, self.cfg.patch_size)
@@ -72,9 +66,10 @@ class VideoTokenizer(nnx.Module):
         return recon, tokens, aux, z
 
     def loss(self, video_BTHWC: jax.Array):
-        """Reconstruction + VQ losses; metrics include PSNR. Updates code usage (training)."""
+        """Reconstruction + quantizer losses and their metrics. Updates code usage (training)."""
         recon, _, aux, z = self(video_BTHWC, update_usage=True)
         mse = jnp.mean(jnp.square(recon - video_BTHWC))
-        loss = mse + self.cfg.codebook_weight * aux["codebook_loss"] + self.cfg.commitment_weight * aux["commitment_loss"]
-        metrics = {"loss": loss, "mse": mse, "psnr": psnr(recon, video_BTHWC), **aux}
+        q = self.cfg.quantizer
+        loss = mse + q.codebook_weight * aux["codebook_loss"] + q.commitment_weight * aux["commitment_loss"]
+        metrics = {"loss": loss, "mse": mse, **aux}
         return loss, metrics, z

@@ -3,38 +3,38 @@ action map (eval/action_map.json) that binds each true platformer action to a la
 
 from __future__ import annotations
 
-from genie.world import World
+from genie.play.session import PlaySession
 
 
-def bound_action(world: World, left: bool = False, right: bool = False, jump: bool = False) -> int | None:
+def bound_action(session: PlaySession, left: bool = False, right: bool = False, jump: bool = False) -> int | None:
     """The latent action bound to a direction and/or jump (None when nothing is pressed or the
     world has no action map entry for it)."""
     direction = "left" if left and not right else "right" if right and not left else ""
     name = "+".join(filter(None, [direction, "jump" if jump else ""]))
     if not name:
         return None
-    return (world.action_map or {}).get(name)
+    return (session.action_map or {}).get(name)
 
 
-def idle_action(world: World) -> int:
+def idle_action(session: PlaySession) -> int:
     """What the world does when nothing is pressed: the latent action bound to noop, else 0."""
-    return (world.action_map or {}).get("noop", 0)
+    return (session.action_map or {}).get("noop", 0)
 
 
-def parse_actions(text: str, world: World) -> list[int]:
+def parse_actions(text: str, session: PlaySession) -> list[int]:
     """'0,3,3,1' or 'right,right,jump' (true actions through the action map) -> latent actions."""
     actions = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         if item.lstrip("-").isdigit():
             action = int(item)
-        elif world.action_map and item in world.action_map:
-            action = world.action_map[item]
+        elif session.action_map and item in session.action_map:
+            action = session.action_map[item]
         else:
-            known = f"; or one of {sorted(world.action_map)}" if world.action_map else ""
-            raise ValueError(f"unknown action {item!r}: use latent actions 0..{world.num_actions - 1}{known}")
-        if not 0 <= action < world.num_actions:
+            known = f"; or one of {sorted(session.action_map)}" if session.action_map else ""
+            raise ValueError(f"unknown action {item!r}: use latent actions 0..{session.num_actions - 1}{known}")
+        if not 0 <= action < session.num_actions:
             raise ValueError(f"action {action} is out of range: this world has latent actions "
-                             f"0..{world.num_actions - 1}")
+                             f"0..{session.num_actions - 1}")
         actions.append(action)
     if not actions:
         raise ValueError("no actions given: e.g. --actions 0,3,3,1")

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from genie.play.controls import bound_action, idle_action
-from genie.world import PromptError, World
+from genie.play.session import PlaySession, PromptError
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
@@ -43,16 +43,16 @@ def _png(frame: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-class Session:
-    """One world shared by the page's requests, one request at a time."""
+class SharedSession:
+    """One play session shared by the page's requests, one request at a time."""
 
-    def __init__(self, world: World, reset):
-        self.world, self.reset_world = world, reset
+    def __init__(self, session: PlaySession, reset):
+        self.session, self.reset_world = session, reset
         self.lock = threading.Lock()
         self.frame = reset()
 
     def state(self) -> dict:
-        w = self.world
+        w = self.session
         bindings = {name: bound_action(w, left="left" in name, right="right" in name, jump="jump" in name)
                     for name in ("left", "right", "jump", "left+jump", "right+jump")}
         return {"actions": w.action_names(), "frames": len(w.frames), "idle_action": idle_action(w),
@@ -67,7 +67,7 @@ class Session:
         with self.lock:
             start = time.perf_counter()
             try:
-                self.frame = self.world.step(action)
+                self.frame = self.session.step(action)
             except ValueError as e:
                 raise RequestError(400, str(e)) from None
             ms = 1000 * (time.perf_counter() - start)
@@ -81,23 +81,23 @@ class Session:
                 raise RequestError(415, f"a prompt is an image ({', '.join(IMAGE_TYPES)}), not {content_type!r}")
             else:
                 try:
-                    self.frame = self.world.reset(Image.open(io.BytesIO(body)))
+                    self.frame = self.session.reset(Image.open(io.BytesIO(body)))
                 except (PromptError, OSError) as e:
                     raise RequestError(400, f"cannot use this image as a prompt: {e}") from None
             return self._frame_reply(0.0)
 
     def _frame_reply(self, ms: float) -> dict:
         url = "data:image/png;base64," + base64.b64encode(_png(self.frame)).decode()
-        return {"frame": url, "frames": len(self.world.frames), "ms": round(ms, 1)}
+        return {"frame": url, "frames": len(self.session.frames), "ms": round(ms, 1)}
 
     def recording(self) -> bytes:
         import tempfile
 
         with self.lock, tempfile.TemporaryDirectory() as tmp:
-            return self.world.save(pathlib.Path(tmp) / "session.gif").read_bytes()
+            return self.session.save(pathlib.Path(tmp) / "session.gif").read_bytes()
 
 
-def make_handler(session: Session):
+def make_handler(shared: SharedSession):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet: the page polls nothing, but steps are many
             pass
@@ -129,17 +129,17 @@ def make_handler(session: Session):
             if method == "GET" and path == "/":
                 return self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
             if method == "GET" and path == "/api/state":
-                return self._json(200, session.state())
+                return self._json(200, shared.state())
             if method == "GET" and path == "/api/frame.png":
-                return self._send(200, _png(session.frame), "image/png")
+                return self._send(200, _png(shared.frame), "image/png")
             if method == "GET" and path == "/api/recording.gif":
-                return self._send(200, session.recording(), "image/gif",
-                                  {"Content-Disposition": 'attachment; filename="genie-session.gif"'})
+                return self._send(200, shared.recording(), "image/gif",
+                                  {"Content-Disposition": 'attachment; filename="genie-shared.gif"'})
             if method == "POST" and path == "/api/step":
-                return self._json(200, session.step(self._body()))
+                return self._json(200, shared.step(self._body()))
             if method == "POST" and path == "/api/reset":
                 content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-                return self._json(200, session.reset(self._body(), content_type))
+                return self._json(200, shared.reset(self._body(), content_type))
             known = path in ("/", "/api/state", "/api/frame.png", "/api/recording.gif", "/api/step", "/api/reset")
             raise RequestError(405 if known else 404, f"{method} {path} is not served here")
 
@@ -159,6 +159,6 @@ def make_handler(session: Session):
     return Handler
 
 
-def serve(world: World, reset, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+def serve(session: PlaySession, reset, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """A server for the world (not yet serving: call serve_forever(), or run it in a thread)."""
-    return ThreadingHTTPServer((host, port), make_handler(Session(world, reset)))
+    return ThreadingHTTPServer((host, port), make_handler(SharedSession(session, reset)))

@@ -13,21 +13,21 @@ import time
 import numpy as np
 
 from genie.play.controls import bound_action, idle_action
-from genie.world import World
+from genie.play.session import PlaySession
 
 STATUS_HEIGHT = 74
 
 
 class Window:
-    def __init__(self, world: World, reset, scale: int = 8, max_fps: float = 15.0, record: str = "play.gif"):
+    def __init__(self, session: PlaySession, reset, scale: int = 8, max_fps: float = 15.0, record: str = "play.gif"):
         """`reset()` restarts the world at its prompt; `record`: where S saves the session."""
         import pygame
 
-        self.pygame, self.world, self.reset_world = pygame, world, reset
+        self.pygame, self.session, self.reset_world = pygame, session, reset
         self.scale, self.max_fps, self.record = scale, max_fps, record
         pygame.init()
         pygame.display.set_caption("genie: a learned world")
-        self.screen = pygame.display.set_mode((world.width * scale, world.height * scale + STATUS_HEIGHT))
+        self.screen = pygame.display.set_mode((session.width * scale, session.height * scale + STATUS_HEIGHT))
         self.font = pygame.font.Font(None, 22)
         self.clock = pygame.time.Clock()
         self.paused, self.running = False, True
@@ -38,12 +38,12 @@ class Window:
     def held_action(self) -> int:
         pg = self.pygame
         keys = pg.key.get_pressed()
-        for i in range(min(self.world.num_actions, 9)):
+        for i in range(min(self.session.num_actions, 9)):
             if keys[pg.K_1 + i]:
                 return i
-        bound = bound_action(self.world, left=keys[pg.K_LEFT], right=keys[pg.K_RIGHT],
+        bound = bound_action(self.session, left=keys[pg.K_LEFT], right=keys[pg.K_RIGHT],
                              jump=keys[pg.K_SPACE] or keys[pg.K_UP])
-        return idle_action(self.world) if bound is None else bound
+        return idle_action(self.session) if bound is None else bound
 
     def handle(self, event) -> None:
         pg = self.pygame
@@ -54,7 +54,7 @@ class Window:
         elif event.type == pg.KEYDOWN and event.key == pg.K_p:
             self.paused = not self.paused
         elif event.type == pg.KEYDOWN and event.key == pg.K_s:
-            self.message = f"saved {self.world.save(self.record)}"
+            self.message = f"saved {self.session.save(self.record)}"
 
     def tick(self) -> None:
         """One turn of the loop: events, then (unless paused) one frame under the held action."""
@@ -63,14 +63,14 @@ class Window:
         if self.running and not self.paused:
             self.action = self.held_action()
             start = time.perf_counter()
-            self.frame = self.world.step(self.action)
+            self.frame = self.session.step(self.action)
             self.fps = 0.9 * self.fps + 0.1 / max(time.perf_counter() - start, 1e-6) if self.fps else \
                 1 / max(time.perf_counter() - start, 1e-6)
         self.draw()
         self.clock.tick(self.max_fps)
 
     def draw(self) -> None:
-        pg, w = self.pygame, self.world
+        pg, w = self.pygame, self.session
         image = np.ascontiguousarray(self.frame.repeat(self.scale, 0).repeat(self.scale, 1).swapaxes(0, 1))
         self.screen.fill((24, 24, 28))
         self.screen.blit(pg.surfarray.make_surface(image), (0, 0))

@@ -60,16 +60,16 @@ class FiniteScalarQuantizer(Quantizer):
         return rounded / half_width, indices, aux
 
 
-def configured_fsq(section: str, levels: tuple[int, ...], count_field: str, num_codes: int,
-                   code_dim: int) -> FiniteScalarQuantizer:
-    """FSQ of a config section's `fsq_levels`, refused with a ConfigError that says what to set
-    where the levels do not make `num_codes` codes (`count_field`) of dimension `code_dim`."""
+def configured_fsq(section: str, levels: tuple[int, ...] | None, num_codes: int, code_dim: int) -> FiniteScalarQuantizer:
+    """FSQ of a quantizer config's `fsq_levels`, refused with a ConfigError that says what to set
+    where the levels do not make `num_codes` codes of dimension `code_dim` (`section` names the
+    quantizer config in the message)."""
     try:
-        fsq = FiniteScalarQuantizer(levels)
+        fsq = FiniteScalarQuantizer(levels or ())
     except ValueError as e:
         raise ConfigError(f"{section}.fsq_levels={levels}: {e}") from None
     if (fsq.num_codes, fsq.code_dim) != (num_codes, code_dim):
         raise ConfigError(f"{section}.fsq_levels={levels} make {fsq.num_codes} codes of dimension {fsq.code_dim}, "
-                          f"but {count_field}={num_codes} and code_dim={code_dim}: set "
-                          f"{count_field}={fsq.num_codes} and code_dim={fsq.code_dim}")
+                          f"but num_codes={num_codes} and code_dim={code_dim}: set {section}.num_codes={fsq.num_codes} "
+                          f"and {section}.code_dim={fsq.code_dim}")
     return fsq

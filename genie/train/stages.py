@@ -18,6 +18,7 @@ from flax import nnx
 from genie.config import Config, ConfigError, OptimConfig
 from genie.data.frames import grid, stack_clips, to_float, to_uint8
 from genie.data.shards import ClipSource
+from genie.eval.metrics import psnr_of_mse
 from genie.models import Cotrained, build_models, stage_signature
 from genie.models.lam import LatentActionModel
 from genie.models.patch_tokenizer import PatchTokenizer
@@ -75,12 +76,12 @@ def _calibrate_lam(cfg: Config, lam: LatentActionModel, data_dir) -> None:
     for start in range(0, n, batch):
         video, _ = stack_clips([source[i] for i in range(start, min(start + batch, n))])
         z.append(_encode(lam, to_float(video)))
-    lam.calibrate(jnp.concatenate(z).reshape(-1, cfg.lam.code_dim))
+    lam.calibrate(jnp.concatenate(z).reshape(-1, cfg.lam.quantizer.code_dim))
 
 
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
-    if cfg.tokenizer.quantizer == "pixel" and cfg.train.tokenizer.steps:
-        raise ConfigError("tokenizer.quantizer='pixel': the tokenizer is its k-means codes and has nothing to train; "
+    if cfg.tokenizer.quantizer.kind == "pixel" and cfg.train.tokenizer.steps:
+        raise ConfigError("tokenizer.quantizer.kind='pixel': the tokenizer is its k-means codes and has nothing to train; "
                           f"set train.tokenizer.steps=0 (it is {cfg.train.tokenizer.steps})")
 
     def loss(tok: VideoTokenizer, frozen, video, features, key):
@@ -97,10 +98,10 @@ def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
                                                        replace=False)
         video, _ = stack_clips([source[int(i)] for i in np.sort(clips)], slice(None, None, 4))
         mse = tok.fit_codes(to_float(video), key)
-        return {"kmeans_clips": len(clips), "kmeans_psnr": round(float(-10 * np.log10(max(mse, 1e-10))), 3)}
+        return {"kmeans_clips": len(clips), "kmeans_psnr": round(float(psnr_of_mse(mse)), 3)}
 
     return Stage("tokenizer", cfg.train.tokenizer, models["tokenizer"], {}, loss, lambda tok: tok.vq, sample,
-                 stage_signature("tokenizer", cfg), fit_codes if cfg.tokenizer.quantizer == "pixel" else None)
+                 stage_signature("tokenizer", cfg), fit_codes if cfg.tokenizer.quantizer.kind == "pixel" else None)
 
 
 def _lam_stage(cfg: Config, models: dict) -> Stage:
@@ -112,7 +113,7 @@ def _lam_stage(cfg: Config, models: dict) -> Stage:
         pairs = np.stack([to_uint8(video[:4, 1:]), to_uint8(pred)], axis=1).reshape(-1, *pred.shape[1:])
         return {"next_frames": _tile(pairs)}  # rows: true frames 1..T-1, predicted frames 1..T-1
 
-    calibrate = (lambda lam, data_dir: _calibrate_lam(cfg, lam, data_dir)) if cfg.lam.quantizer == "fsq" else None
+    calibrate = (lambda lam, data_dir: _calibrate_lam(cfg, lam, data_dir)) if cfg.lam.quantizer.kind == "fsq" else None
     return Stage("lam", cfg.train.lam, models["lam"], {}, loss, lambda lam: lam.vq, sample, stage_signature("lam", cfg),
                  calibrate=calibrate)
 
@@ -149,7 +150,7 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
         dyn, lam_model = parts(trainable, frozen)
         return {"rollout": dynamics_rollout(frozen["tokenizer"], lam_model, dyn, video[:4], key, cfg)}
 
-    calibrate = (lambda m, data_dir: _calibrate_lam(cfg, m.lam, data_dir)) if cotrain and cfg.lam.quantizer == "fsq" else None
+    calibrate = (lambda m, data_dir: _calibrate_lam(cfg, m.lam, data_dir)) if cotrain and cfg.lam.quantizer.kind == "fsq" else None
     return Stage("dynamics", cfg.train.dynamics, trainable, frozen, loss,
                  (lambda m: m.lam.vq) if cotrain else (lambda m: None), sample,
                  stage_signature("dynamics", cfg), calibrate=calibrate, features=features)

@@ -21,6 +21,7 @@ from genie.checkpoint import COMPLETE, Checkpoints, is_complete, restore_latest
 from genie.config import Config, to_dict
 from genie.data.frames import to_float
 from genie.data.loader import Loader
+from genie.eval.metrics import psnr_of_mse
 from genie.models import count_params, stage_signature
 from genie.train import sharding
 from genie.train.features import FrozenFeatures
@@ -204,6 +205,8 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
                 log.advance()
                 if step % tcfg.log_every == 0 or step == ocfg.steps:
                     elapsed = time.perf_counter() - window_start
+                    if "mse" in metrics:
+                        metrics["psnr"] = psnr_of_mse(metrics["mse"])
                     log.metrics(step, {**metrics, "lr": schedule(step - 1),
                                        "frames_per_s": frames_per_step * window_steps / max(elapsed, 1e-9)})
                     window_start, window_steps = time.perf_counter(), 0

@@ -1,9 +1,9 @@
-"""World: a trained tokenizer and dynamics model to play, one latent action at a time.
+"""PlaySession: a trained tokenizer and dynamics model to play, one latent action at a time.
 
-    world = World.load("runs/cpu")
-    frame = world.reset("prompt.png")        # any size: centre-cropped and resized
-    frame = world.step(3)                    # uint8 [H, W, 3]
-    world.save("session.gif")
+    session = PlaySession.load("runs/cpu")
+    frame = session.reset("prompt.png")      # any size: centre-cropped and resized
+    frame = session.step(3)                  # uint8 [H, W, 3]
+    session.save("session.gif")
 
 Each step is one compiled call: MaskGIT over the new frame's tokens against cached keys/values
 of the past frames (genie/sample/rollout.py), then the tokenizer decoder against its own cache. The
@@ -71,7 +71,7 @@ def read_prompt(prompt, height: int, width: int) -> np.ndarray:
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
             raise PromptError("the prompt has NaN or infinite values")
-        array = np.asarray(to_uint8(array))
+        array = to_uint8(array)
     array = array.astype(np.uint8)
     if array.ndim == 2:
         array = array[..., None]
@@ -83,7 +83,7 @@ def read_prompt(prompt, height: int, width: int) -> np.ndarray:
     return np.stack([fit_frame(f, height, width) for f in rgb])
 
 
-class World:
+class PlaySession:
     def __init__(self, cfg: Config, models: dict, *, maskgit_steps: int | None = None, temperature: float | None = None,
                  slide: int | None = None, seed: int = 0, action_map: dict | None = None, devices: int | None = 1):
         """`models`: the tokenizer and dynamics model (and the LAM, for prompts of several frames).
@@ -118,7 +118,7 @@ class World:
         self.actions: list[int] = []  # actions[i] led from frames[i + k - 1] to frames[i + k]
 
     @classmethod
-    def load(cls, workdir: str | pathlib.Path, **kwargs) -> World:
+    def load(cls, workdir: str | pathlib.Path, **kwargs) -> PlaySession:
         """The world trained in `workdir`, with its eval/action_map.json when there is one."""
         run = load_run(workdir)
         if not run.has("tokenizer", "dynamics"):
@@ -228,7 +228,7 @@ SPLIT_FROM_WIDTH = 256
 
 
 def _auto_devices(cfg: Config) -> int:
-    wide = min(getattr(cfg, field).width for field in _transformers(cfg)) >= SPLIT_FROM_WIDTH
+    wide = min(getattr(cfg, field).transformer.width for field in _transformers(cfg)) >= SPLIT_FROM_WIDTH
     two = jax.default_backend() == "cpu" and jax.local_device_count() >= 2 and _unsplittable(cfg, 2) is None
     return 2 if wide and two else 1
 
@@ -236,16 +236,16 @@ def _auto_devices(cfg: Config) -> int:
 def _unsplittable(cfg: Config, devices: int) -> str | None:
     """Why the models' heads and feed-forward units cannot be split over `devices`, if so."""
     for field in _transformers(cfg):
-        model = getattr(cfg, field)
-        if model.heads % devices or model.ffw % devices:
-            return (f"{field}: {model.heads} heads and {model.ffw} feed-forward units do not split evenly over "
+        shape = getattr(cfg, field).transformer
+        if shape.heads % devices or shape.ffw % devices:
+            return (f"{field}: {shape.heads} heads and {shape.ffw} feed-forward units do not split evenly over "
                     f"{devices} devices")
     return None
 
 
 def _transformers(cfg: Config) -> tuple[str, ...]:
     """The models a play step runs through a transformer (a pixel-code tokenizer has none)."""
-    return ("dynamics",) if cfg.tokenizer.quantizer == "pixel" else ("tokenizer", "dynamics")
+    return ("dynamics",) if cfg.tokenizer.quantizer.kind == "pixel" else ("tokenizer", "dynamics")
 
 
 def _model_mesh(cfg: Config, devices: int) -> jax.sharding.Mesh | None:

@@ -5,12 +5,12 @@ import numpy as np
 from gymnasium.utils.env_checker import check_env
 
 import genie  # noqa: F401  (registers the environments)
-from genie.play.gym_env import WorldEnv
-from genie.world import World
+from genie.play.gym_env import LatentActionEnv
+from genie.play.session import PlaySession
 
 
 def test_world_env_passes_check_env_and_replays_by_seed(tiny_run, prompt_png):
-    env = WorldEnv(World.load(tiny_run))
+    env = LatentActionEnv(PlaySession.load(tiny_run))
     check_env(env, skip_render_check=True)
     runs = []
     for _ in range(2):
@@ -24,7 +24,7 @@ def test_world_env_passes_check_env_and_replays_by_seed(tiny_run, prompt_png):
 
 
 def test_world_env_is_registered(tiny_run):
-    env = gym.make("genie/World-v0", workdir=str(tiny_run), max_episode_steps=5)
+    env = gym.make("genie/LatentAction-v0", workdir=str(tiny_run), max_episode_steps=5)
     env.reset(seed=0)
     for _ in range(4):
         assert not env.step(0)[3]

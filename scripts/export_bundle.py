@@ -1,6 +1,6 @@
 """Packs a trained run as a world to ship (genie/bundle.py), then evaluates the packed weights.
 
-    python scripts/export_world.py --workdir runs/cpu [--out genie/worlds/platformer] [--dtype float16]
+    python scripts/export_bundle.py --workdir runs/cpu [--out genie/worlds/platformer] [--dtype float16]
 
 The evaluation (eval/ in the bundle, as scripts/evaluate.py writes it) measures the weights as
 stored, so its figures are the shipped world's own. --config.<field>=<value> overrides the
@@ -13,9 +13,8 @@ import pathlib
 import sys
 
 from genie import hugepages
-from genie.checkpoint import CheckpointError
-from genie.config import ConfigError, apply_overrides
-from genie.data.shards import DataError
+from genie.cli import exit_status
+from genie.config import apply_overrides
 
 
 def main(argv=None) -> int:
@@ -25,21 +24,19 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", default="float16", choices=("float16", "float32"))
     parser.add_argument("--no_eval", action="store_true", help="skip the evaluation")
     args, rest = parser.parse_known_args(argv)
-    from genie.bundle import SHIPPED, export_world
+    from genie.bundle import SHIPPED, export_bundle
     from genie.eval.evaluate import evaluate_run
     from genie.runs import load_config_of, load_run
 
-    try:
+    def export():
         out = pathlib.Path(args.out) if args.out else pathlib.Path(os.path.relpath(SHIPPED))
-        export_world(load_run(args.workdir), out, args.dtype)
+        export_bundle(load_run(args.workdir), out, args.dtype)
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
         print(f"wrote {out} ({size / 2**20:.1f} MiB)")
         if not args.no_eval:
             evaluate_run(load_run(out, apply_overrides(load_config_of(pathlib.Path(out)), rest)))
-    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_status(export, also=(ValueError,))
 
 
 if __name__ == "__main__":
