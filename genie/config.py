@@ -214,6 +214,87 @@ class Config:
         return pathlib.Path(self.data.dir or f"data/{self.name}")
 
 
+# What a field may hold: (smallest, largest) for a number, either bound None for none, or the
+# strings it may be. A field not listed here is not checked.
+_LIMITS = {
+    "PlatformerConfig": {"tiles_per_view": (1, None), "level_height": (1, None), "min_level_length": (1, None),
+                         "max_level_length": (1, None), "max_episode_steps": (1, None), "friction": (0.0, 1.0),
+                         "style": ("detailed", "flat"), "envs_per_worker": (1, None)},
+    "DataConfig": {"height": (1, 4096), "width": (1, 4096), "clip_length": (2, None), "train_clips": (1, None),
+                   "val_clips": (0, None), "test_clips": (0, None), "clips_per_shard": (1, None), "workers": (1, 1024)},
+    "TransformerConfig": {"width": (1, None), "ffw": (1, None), "heads": (1, None)},
+    "QuantizerConfig": {"kind": ("vq", "fsq", "pixel"), "num_codes": (2, None), "code_dim": (1, None),
+                        "commitment_weight": (0.0, None), "codebook_weight": (0.0, None), "usage_decay": (0.0, 1.0),
+                        "dead_code_threshold": (0.0, 1.0)},
+    "TokenizerConfig": {"patch_size": (1, None), "encoder_layers": (1, None), "decoder_layers": (1, None),
+                        "kmeans_clips": (1, None)},
+    "LAMConfig": {"patch_size": (1, None), "encoder_layers": (1, None), "decoder_layers": (1, None),
+                  "motion_radius": (0, None), "shift_radius": (0, None), "decoder_patch_size": (1, None),
+                  "calibration_clips": (1, None)},
+    "DynamicsConfig": {"layers": (1, None), "mask_rate_min": (0.0, 1.0), "mask_rate_max": (0.0, 1.0)},
+    "SamplingConfig": {"maskgit_steps": (1, None), "temperature": (0.0, None), "choice_temperature": (0.0, None)},
+    "OptimConfig": {"steps": (0, None), "batch_size": (1, None), "lr": (0.0, None), "warmup_steps": (0, None),
+                    "schedule": ("cosine", "wsd", "constant"), "end_lr_fraction": (0.0, 1.0),
+                    "decay_fraction": (0.0, 1.0), "b1": (0.0, 1.0), "b2": (0.0, 1.0), "weight_decay": (0.0, None),
+                    "grad_clip": (0.0, None)},
+    "TrainConfig": {"log_every": (1, None), "checkpoint_every": (1, None), "keep_checkpoints": (1, None),
+                    "sample_every": (0, None), "restart_dead_codes_every": (0, None),
+                    "param_sharding": ("replicate", "fsdp")},
+    "EvalConfig": {"split": ("train", "val", "test"), "clips": (1, None), "batch_size": (1, None),
+                   "prompt_frames": (1, None), "grid_prompts": (1, None), "grid_steps": (1, None),
+                   "held_prompts": (1, None)},
+}
+
+
+def _out_of_range(value, limit) -> str | None:
+    """What is wrong with `value` under `limit` (see _LIMITS), or None."""
+    if value is None:
+        return None
+    if isinstance(limit[0], str):
+        return None if value in limit else f"it must be one of {', '.join(limit)}"
+    low, high = limit
+    if (low is not None and value < low) or (high is not None and value > high):
+        return (f"it must be at least {low}" if high is None else f"it must be between {low} and {high}")
+    return None
+
+
+def _problems(section, path: str) -> list[str]:
+    problems = []
+    limits = _LIMITS.get(type(section).__name__, {})
+    for f in dataclasses.fields(section):
+        value, dotted = getattr(section, f.name), f"{path}{f.name}"
+        if dataclasses.is_dataclass(value):
+            problems += _problems(value, dotted + ".")
+        elif f.name in limits and (why := _out_of_range(value, limits[f.name])):
+            problems.append(f"{dotted}={value!r}: {why}")
+        elif f.name.endswith("_seeds") and not 0 <= value[0] < value[1]:
+            problems.append(f"{dotted}={value!r}: a range [start, stop) of level seeds, 0 <= start < stop")
+    return problems
+
+
+def validate(cfg: Config) -> Config:
+    """`cfg`, after checking every field against its range and the fields that bound each other;
+    a ConfigError lists what is out of range."""
+    problems = _problems(cfg, "")
+    relations = [
+        (cfg.platformer.min_level_length <= cfg.platformer.max_level_length,
+         "platformer.min_level_length must not exceed platformer.max_level_length"),
+        (1 <= cfg.platformer.action_repeat[0] <= cfg.platformer.action_repeat[1],
+         f"platformer.action_repeat={cfg.platformer.action_repeat}: (shortest, longest) hold, 1 <= shortest <= longest"),
+        (cfg.dynamics.mask_rate_min <= cfg.dynamics.mask_rate_max,
+         "dynamics.mask_rate_min must not exceed dynamics.mask_rate_max"),
+        (cfg.eval.prompt_frames < cfg.data.clip_length,
+         f"eval.prompt_frames={cfg.eval.prompt_frames} leaves nothing to generate in clips of {cfg.data.clip_length}"),
+        *((getattr(cfg, m).transformer.width % getattr(cfg, m).transformer.heads == 0,
+           f"{m}.transformer.width={getattr(cfg, m).transformer.width} does not split into "
+           f"{getattr(cfg, m).transformer.heads} heads") for m in ("tokenizer", "lam", "dynamics")),
+    ]
+    problems += [message for holds, message in relations if not holds]
+    if problems:
+        raise ConfigError("config values out of range: " + "; ".join(problems))
+    return cfg
+
+
 def load_config(path: str | pathlib.Path) -> Config:
     """Imports a config file and returns its `get_config()`."""
     path = pathlib.Path(path)
@@ -228,7 +309,7 @@ def load_config(path: str | pathlib.Path) -> Config:
     cfg = module.get_config()
     if not isinstance(cfg, Config):
         raise ConfigError(f"{path}: get_config() returned {type(cfg).__name__}, not genie.config.Config")
-    return cfg
+    return validate(cfg)
 
 
 def _field_types(cls) -> dict[str, typing.Any]:
@@ -275,7 +356,8 @@ def apply_overrides(cfg: Config, args: list[str]) -> Config:
     if not stripped:
         return cfg
     # Booleans take a value (--config.train.cotrain_lam=True), as every other field does.
-    return tyro.cli(Config, default=cfg, args=stripped, use_underscores=True, config=(tyro.conf.FlagConversionOff,))
+    return validate(tyro.cli(Config, default=cfg, args=stripped, use_underscores=True,
+                             config=(tyro.conf.FlagConversionOff,)))
 
 
 def _coerce(value, annotation, dotted):
@@ -307,7 +389,7 @@ def override(cfg, updates: dict[str, typing.Any], _prefix: str = ""):
         else:
             value = _coerce(value, _field_types(type(cfg))[head], _prefix + dotted)
         cfg = dataclasses.replace(cfg, **{head: value})
-    return cfg
+    return validate(cfg) if isinstance(cfg, Config) else cfg
 
 
 def dict_differences(old: dict, new: dict, old_name: str, new_name: str, prefix: str = "") -> list[str]:

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 
@@ -105,6 +106,26 @@ def test_a_config_of_the_earlier_layout_is_read():
     assert config_from_dict({**old, "lam": {"warp": False, "max_flow": 4.0}}) == cfg  # the default of a removed option
     with pytest.raises(ConfigError, match="no longer has"):
         config_from_dict({**old, "lam": {"warp": True}})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config.train.lam.batch_size=0"], "train.lam.batch_size=0: it must be at least 1"),
+    (["--config.data.clip_length=1"], "data.clip_length=1: it must be at least 2"),
+    (["--config.data.train_clips=-5"], "data.train_clips=-5: it must be at least 1"),
+    (["--config.data.height=100000"], "data.height=100000: it must be between 1 and 4096"),
+    (["--config.train.dynamics.schedule=cos"], "train.dynamics.schedule='cos': it must be one of cosine, wsd, constant"),
+    (["--config.lam.transformer.heads=5"], "lam.transformer.width=128 does not split into 5 heads"),
+    (["--config.data.test_seeds", "9", "3"], "data.test_seeds=(9, 3): a range [start, stop)"),
+    (["--config.eval.prompt_frames=16"], "eval.prompt_frames=16 leaves nothing to generate in clips of 16"),
+])
+def test_values_out_of_range_are_refused_naming_the_field(args, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        apply_overrides(Config(), args)
+
+
+def test_a_run_config_out_of_range_is_refused_when_read():
+    with pytest.raises(ConfigError, match=re.escape("train.lam.batch_size=0: it must be at least 1")):
+        config_from_dict({"train": {"lam": {"batch_size": 0}}})
 
 
 def test_a_field_that_moved_into_a_sub_section_is_named():

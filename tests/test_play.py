@@ -1,16 +1,21 @@
 """Playing a tiny trained world as a person would: the headless CLI, the window, the web page."""
 
 import http.client
+import io
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 import threading
 import urllib.error
 import urllib.request
+import zlib
 
 import imageio.v3 as iio
 import pytest
+from PIL import Image
 
 from genie.play.controls import bound_action, parse_actions
 from genie.play.session import PlaySession
@@ -138,6 +143,68 @@ def test_web_api_checks_its_inputs_and_keeps_the_session(server, session, prompt
     assert status == 200 and json.loads(body)["frames"] == 1
     status, gif = _request(server + "/api/recording.gif")
     assert status == 200 and iio.imread(gif).shape[0] == 1
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _claiming_size(png: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims another size (its CRC redone), as a decompression bomb's does."""
+    header = png[16:29]
+    header = struct.pack(">II", width, height) + header[8:]
+    return png[:16] + header + struct.pack(">I", zlib.crc32(b"IHDR" + header)) + png[33:]
+
+
+def _raw(server, request: bytes, wait: float = 10.0) -> bytes:
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as s:
+        s.sendall(request)
+        return s.recv(65536)
+
+
+def test_web_server_answers_hostile_requests_and_keeps_the_session(server, session, monkeypatch):
+    from genie.play.web import serve
+
+    frames = json.loads(_request(server + "/api/state")[1])["frames"]
+    big = _png_bytes(Image.new("L", (5000, 5000)))  # 25 megapixels in a few tens of KB
+    bomb = _claiming_size(_png_bytes(Image.new("L", (1, 1))), 40000, 40000)
+    for data, status_code, message in [(big, 413, "the limit is"), (bomb, 413, "too large"),
+                                       (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, 400, "cannot use this image")]:
+        status, body = _request(server + "/api/reset", data, "image/png")
+        assert status == status_code and message in json.loads(body)["error"], body
+    # A page of another site, and a name re-pointed at this machine, may not drive the session.
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        request = urllib.request.Request(server + "/api/step", b'{"action": 1}', method="POST",
+                                         headers={"Content-Type": "text/plain", **headers})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 403
+    reply = _raw(server, b"GET /api/state HTTP/1.1\r\nHost: evil.example:80\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.0 403") and b"not 'evil.example:80'" in reply
+    # An error inside the session is answered, not a dropped connection.
+    monkeypatch.setattr(session, "step", lambda action: 1 / 0)
+    status, body = _request(server + "/api/step", b'{"action": 1}')
+    assert status == 500 and "ZeroDivisionError" in json.loads(body)["error"]
+    monkeypatch.undo()
+    assert json.loads(_request(server + "/api/state")[1])["frames"] == frames  # nothing reached the session
+    # A client that stops sending is answered 408 after the timeout; a busy port and a bind beyond
+    # this machine are said plainly.
+    slow = serve(session, lambda: session.reset_to_level(3), port=0, timeout=0.5)
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    try:
+        address = f"http://127.0.0.1:{slow.server_address[1]}"
+        reply = _raw(address, b"POST /api/step HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n\r\n{")
+        assert reply.startswith(b"HTTP/1.0 408")
+        with pytest.raises(RuntimeError, match="choose another --port"):
+            serve(session, lambda: session.reset_to_level(3), port=slow.server_address[1])
+    finally:
+        slow.shutdown()
+        slow.server_close()
+    with pytest.warns(UserWarning, match="any machine that can reach this one"):
+        serve(session, lambda: session.reset_to_level(3), host="0.0.0.0", port=0).server_close()
 
 
 def _chromium():

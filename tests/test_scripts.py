@@ -31,6 +31,10 @@ def test_bad_override_is_refused_with_the_valid_fields(tmp_path):
                   "--config.data.num_clips=3")
     assert result.returncode == 2
     assert "unknown config field 'data.num_clips'" in result.stderr and "train_clips" in result.stderr
+    result = _run("scripts/generate_data.py", "--config", "configs/tiny.py", "--out", str(tmp_path),
+                  "--config.data.clips_per_shard=0", "--config.data.test_clips=-1")
+    assert result.returncode == 2
+    assert "data.test_clips=-1: it must be at least 0; data.clips_per_shard=0: it must be at least 1" in result.stderr
     assert not list(tmp_path.iterdir())  # nothing written
 
 

@@ -115,3 +115,27 @@ def test_a_folder_without_a_dataset_says_how_to_make_one(tiny_cfg, tmp_path):
         prepare_dataset(override(tiny_cfg, {"data.source": "videos"}), tmp_path / "none")
     with pytest.raises(shards.DataError, match="unknown data source 'procgen'.*platformer"):
         get_source("procgen")
+
+
+def test_every_entry_point_that_reads_a_dataset_refuses_one_of_other_clips(tiny_cfg, tiny_run, tmp_path):
+    """Training a stage alone, evaluating and playing from a dataset check it as the data stage
+    does, and write nothing when they refuse."""
+    from genie.eval.evaluate import evaluate_run
+    from genie.play.session import PlaySession
+    from genie.runs import load_run
+    from genie.train.stages import make_stage
+    from genie.train.trainer import train_stage
+
+    short = override(tiny_cfg, {"data.dir": str(tmp_path / "short"), "data.clip_length": 4})
+    prepare_dataset(short, short.data_dir, log=lambda *_: None)
+    cfg = override(tiny_cfg, {"data.dir": str(short.data_dir)})
+    refusal = "clips of 4 frames there, 8 wanted"
+    with pytest.raises(shards.DataError, match=refusal):
+        train_stage(make_stage("tokenizer", cfg), cfg, tmp_path / "run", cfg.data_dir)
+    assert not (tmp_path / "run").exists()
+    before = {p: p.stat().st_mtime_ns for p in tiny_run.rglob("*")}
+    with pytest.raises(shards.DataError, match=refusal):
+        evaluate_run(load_run(tiny_run, override(load_run(tiny_run).cfg, {"data.dir": str(cfg.data_dir)})))
+    with pytest.raises(shards.DataError, match=refusal):
+        PlaySession.load(tiny_run).reset_from_dataset(cfg.data_dir)
+    assert {p: p.stat().st_mtime_ns for p in tiny_run.rglob("*")} == before

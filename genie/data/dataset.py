@@ -15,9 +15,9 @@ from genie.data.sources import get_source
 PREVIEW = "preview.gif"
 
 
-def mismatches(manifest: dict, cfg: Config) -> list[str]:
+def mismatches(manifest: dict, cfg: Config, source_settings: bool = True) -> list[str]:
     """Why the dataset of `manifest` cannot serve `cfg`: frame size and clip length, which every
-    model needs, then whatever its own source checks."""
+    model needs, then (with `source_settings`) whatever its own source checks."""
     diffs = []
     resolution, wanted = manifest.get("resolution"), [cfg.data.height, cfg.data.width]
     if resolution != wanted:
@@ -25,14 +25,17 @@ def mismatches(manifest: dict, cfg: Config) -> list[str]:
     if manifest.get("clip_length") != cfg.data.clip_length:
         diffs.append(f"clips of {manifest.get('clip_length')} frames there, {cfg.data.clip_length} wanted "
                      "(data.clip_length)")
+    if not source_settings:
+        return diffs
     return diffs + get_source(manifest.get("source", "platformer")).mismatches(manifest, cfg)
 
 
-def check_dataset(cfg: Config, data_dir: str | pathlib.Path) -> dict:
-    """The manifest of the dataset at data_dir, after checking that it can serve `cfg`."""
+def check_dataset(cfg: Config, data_dir: str | pathlib.Path, source_settings: bool = True) -> dict:
+    """The manifest of the dataset at data_dir, after checking that it can serve `cfg`: the frames
+    and clips the models take, and (with `source_settings`, for training) the source's settings."""
     data_dir = pathlib.Path(data_dir)
     manifest = shards.read_manifest(data_dir)
-    diffs = mismatches(manifest, cfg)
+    diffs = mismatches(manifest, cfg, source_settings)
     if diffs:
         source = get_source(manifest.get("source", "platformer"))
         remedy = ("make a new one in another folder (--config.data.dir), or replace this one with "

@@ -41,6 +41,19 @@ def grid(cells_RCHWC: np.ndarray, gap: int = 0, scale: int = 1) -> np.ndarray:
     return canvas.repeat(scale, 0).repeat(scale, 1)
 
 
+def to_rgb(image: Image.Image) -> Image.Image:
+    """A PIL image of any mode as 8-bit RGB: 16- and 32-bit integer and float grey scaled into
+    0..255 (Pillow's own conversion clips them), palettes expanded, alpha dropped."""
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, np.float64)
+        if image.mode == "F":
+            top = 1.0 if values.max(initial=0) <= 1 else 255.0
+        else:
+            top = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        image = Image.fromarray((np.clip(values / top, 0, 1) * 255 + 0.5).astype(np.uint8))
+    return image.convert("RGB")
+
+
 def fit_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
     """An RGB uint8 frame of any size, centre-cropped to the aspect ratio and resized."""
     image = Image.fromarray(frame).convert("RGB")

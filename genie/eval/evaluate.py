@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from genie.data.dataset import check_dataset
 from genie.data.frames import stack_clips, to_float
 from genie.data.shards import ClipSource
 from genie.data.sources import get_source
@@ -182,6 +183,7 @@ class Evaluation:
 
     def __init__(self, run: TrainedRun, data_dir):
         self.run, self.cfg = run, run.cfg
+        check_dataset(self.cfg, data_dir, source_settings=False)  # any dataset of the frames the models take
         self.source = ClipSource(data_dir, self.cfg.eval.split)
         manifest = self.source.manifest
         self.has_actions = bool(manifest.get("has_actions"))

@@ -27,7 +27,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from genie.config import Config
-from genie.data.frames import fit_frame, to_float, to_uint8
+from genie.data.frames import fit_frame, to_float, to_rgb, to_uint8
 from genie.nn.layers import MODEL
 from genie.runs import load_run
 from genie.sample import rollout
@@ -57,12 +57,12 @@ def read_prompt(prompt, height: int, width: int) -> np.ndarray:
 
         try:
             with Image.open(prompt) as image:
-                prompt = np.asarray(image.convert("RGB"))
+                prompt = np.asarray(to_rgb(image))
         except (OSError, UnidentifiedImageError) as e:
             raise PromptError(f"cannot read the prompt image {prompt}: {e}; give a PNG, JPEG or GIF file") from None
     if hasattr(prompt, "convert"):  # a PIL image, of any mode (palette, grey, RGBA)
         try:
-            prompt = np.asarray(prompt.convert("RGB"))
+            prompt = np.asarray(to_rgb(prompt))
         except OSError as e:  # decoding happens here, so a truncated file fails here
             raise PromptError(f"cannot decode the prompt image: {e}") from None
     array = np.asarray(prompt)
@@ -166,9 +166,12 @@ class PlaySession:
 
     def reset_from_dataset(self, data_dir=None, split: str = "test", index: int = 0, frames: int = 1) -> np.ndarray:
         """Starts from the first `frames` frames of clip `index` of a dataset split."""
+        from genie.data.dataset import check_dataset
         from genie.data.shards import ClipSource
 
-        source = ClipSource(data_dir or self.cfg.data_dir, split)
+        data_dir = data_dir or self.cfg.data_dir
+        check_dataset(self.cfg, data_dir, source_settings=False)
+        source = ClipSource(data_dir, split)
         if not 0 <= index < len(source):
             raise PromptError(f"{split} has clips 0..{len(source) - 1}, not {index}")
         return self.reset(source[index]["frames_THWC"][:frames])

@@ -7,7 +7,9 @@
     POST /api/reset         a prompt image as the body (PNG/JPEG/GIF, up to 8 MB), or empty for the default
     GET  /api/recording.gif the session so far
 
-Bad requests get a 4xx status with {"error": "..."} and leave the session as it was.
+Bad requests get a 4xx status with {"error": "..."} and leave the session as it was; every
+request gets an answer. Only pages of the address served may drive it: a request naming another
+host (DNS rebinding) or a POST from another origin (a page of another site) is refused.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ import json
 import pathlib
 import threading
 import time
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
 
 import numpy as np
 from PIL import Image
 
+from genie.data.frames import to_rgb
 from genie.play.controls import bound_action, idle_action
 from genie.play.session import PlaySession, PromptError
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+MAX_PROMPT_PIXELS = 4096 * 4096  # checked before decoding: a small file can hold a huge image
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
 PAGE = pathlib.Path(__file__).with_name("page.html")
 
@@ -41,6 +47,22 @@ def _png(frame: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(frame).save(out, format="PNG")
     return out.getvalue()
+
+
+def read_prompt_bytes(body: bytes) -> np.ndarray:
+    """An uploaded image as an RGB array, its size checked before it is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(body))
+            if image.width * image.height > MAX_PROMPT_PIXELS:
+                raise RequestError(413, f"the image is {image.width}x{image.height} pixels; the limit is "
+                                        f"{MAX_PROMPT_PIXELS} pixels")
+            return np.asarray(to_rgb(image))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise RequestError(413, f"the image is too large to decode: {e}") from None
+    except (OSError, ValueError, SyntaxError) as e:  # what Pillow raises for a damaged or unknown file
+        raise RequestError(400, f"cannot use this image as a prompt: {e}") from None
 
 
 class SharedSession:
@@ -74,15 +96,16 @@ class SharedSession:
             return self._frame_reply(ms)
 
     def reset(self, body: bytes, content_type: str) -> dict:
+        if body and content_type not in IMAGE_TYPES:
+            raise RequestError(415, f"a prompt is an image ({', '.join(IMAGE_TYPES)}), not {content_type!r}")
+        prompt = read_prompt_bytes(body) if body else None  # decoded before the session is held
         with self.lock:
-            if not body:
+            if prompt is None:
                 self.frame = self.reset_world()
-            elif content_type not in IMAGE_TYPES:
-                raise RequestError(415, f"a prompt is an image ({', '.join(IMAGE_TYPES)}), not {content_type!r}")
             else:
                 try:
-                    self.frame = self.session.reset(Image.open(io.BytesIO(body)))
-                except (PromptError, OSError) as e:
+                    self.frame = self.session.reset(prompt)
+                except PromptError as e:
                     raise RequestError(400, f"cannot use this image as a prompt: {e}") from None
             return self._frame_reply(0.0)
 
@@ -97,10 +120,38 @@ class SharedSession:
             return self.session.save(pathlib.Path(tmp) / "session.gif").read_bytes()
 
 
-def make_handler(shared: SharedSession):
+def _is_loopback(host: str) -> bool:
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def make_handler(shared: SharedSession, host: str, timeout: float):
+    """The request handler of a server bound to `host`; `timeout`: seconds a client may take to
+    send a request before it is answered 408."""
+    names = {"localhost", "127.0.0.1", "[::1]"} if _is_loopback(host) else None  # None: any (warned)
+
     class Handler(BaseHTTPRequestHandler):
+        def setup(self):
+            super().setup()
+            self.connection.settimeout(timeout)
+
         def log_message(self, *args):  # quiet: the page polls nothing, but steps are many
             pass
+
+        def _check_origin(self, method: str):
+            """Refuses a request for another host name (a page whose name was re-pointed at this
+            machine) and a POST sent by a page of another origin."""
+            host = self.headers.get("Host") or ""
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if names is not None and name not in names:
+                raise RequestError(403, f"this server answers requests for {sorted(names)}, not {host!r}")
+            origin = self.headers.get("Origin")
+            if method == "POST" and origin is not None and origin != f"http://{host}":
+                raise RequestError(403, f"a page of {origin} may not drive this session")
+            if method == "POST" and self.headers.get("Sec-Fetch-Site") == "cross-site":
+                raise RequestError(403, "a page of another site may not drive this session")
 
         def _send(self, status: int, body: bytes, content_type: str, extra: dict | None = None):
             self.send_response(status)
@@ -145,10 +196,21 @@ def make_handler(shared: SharedSession):
 
         def _handle(self, method: str):
             try:
+                self._check_origin(method)
                 self._route(method)
             except RequestError as e:
-                self.close_connection = True  # an unread body may follow
-                self._json(e.status, {"error": str(e)})
+                self._fail(e.status, str(e))
+            except TimeoutError:
+                self._fail(408, f"the request was not sent within {timeout} s")
+            except Exception as e:  # answered, never a dropped connection; the session is as it was
+                self._fail(500, f"{type(e).__name__}: {e}")
+
+        def _fail(self, status: int, message: str):
+            self.close_connection = True  # an unread body may follow
+            try:
+                self._json(status, {"error": message})
+            except OSError:  # the client has gone
+                pass
 
         def do_GET(self):
             self._handle("GET")
@@ -159,6 +221,15 @@ def make_handler(shared: SharedSession):
     return Handler
 
 
-def serve(session: PlaySession, reset, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+def serve(session: PlaySession, reset, host: str = "127.0.0.1", port: int = 8000,
+          timeout: float = 30.0) -> ThreadingHTTPServer:
     """A server for the world (not yet serving: call serve_forever(), or run it in a thread)."""
-    return ThreadingHTTPServer((host, port), make_handler(SharedSession(session, reset)))
+    if not _is_loopback(host):
+        warnings.warn(f"serving on {host}: any machine that can reach this one can play this world and upload "
+                      "images to it; --host 127.0.0.1 keeps it to this machine", stacklevel=2)
+    handler = make_handler(SharedSession(session, reset), host, timeout)
+    try:
+        return ThreadingHTTPServer((host, port), handler)
+    except OSError as e:
+        raise RuntimeError(f"cannot serve on {host}:{port}: {e.strerror or e}; choose another --port "
+                           "(0 picks a free one)") from None

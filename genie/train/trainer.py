@@ -19,6 +19,7 @@ from flax import nnx
 
 from genie.checkpoint import COMPLETE, Checkpoints, is_complete, restore_latest
 from genie.config import Config, to_dict
+from genie.data.dataset import check_dataset
 from genie.data.frames import to_float
 from genie.data.loader import Loader
 from genie.eval.metrics import psnr_of_mse
@@ -121,6 +122,7 @@ def _write_samples(stage: Stage, directory: pathlib.Path, step: int, video_BTHWC
 
 def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: pathlib.Path) -> None:
     """Trains one stage to cfg's step count, resuming from its latest checkpoint."""
+    check_dataset(cfg, data_dir)
     stage_dir = workdir / stage.name
     ocfg, tcfg = stage.optim, cfg.train
     mesh = sharding.make_mesh()
