@@ -3,12 +3,17 @@ restoring a stage's latest one into a model (training and inference alike).
 
 A checkpoint records the config fields it depends on; restoring it under a config that
 differs in any of them is refused with the list of differences, instead of failing on array
-shapes (or worse, loading weights into a model they were not trained for).
+shapes (or worse, loading weights into a model they were not trained for). The sha256 of every
+file of a checkpoint is kept beside it (`sha256/<step>.json`) and checked before it is read, so a
+flipped bit, a truncated or a deleted file is refused rather than loaded as other weights.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import pathlib
+import shutil
 
 import jax
 import orbax.checkpoint as ocp
@@ -18,6 +23,13 @@ from genie.config import Config, dict_differences, upgrade_config_dict
 from genie.models import STAGES, stage_signature
 
 COMPLETE = "COMPLETE"  # written into a stage's folder when it has trained all its steps
+SUMS = "sha256"  # in a checkpoints folder: <step>.json, the sha256 of each file of that step
+DAMAGED = "damaged"  # in a checkpoints folder: damaged steps moved aside by a fall-back, kept
+
+
+def _digests(step_dir: pathlib.Path) -> dict[str, str]:
+    return {p.relative_to(step_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(step_dir.rglob("*")) if p.is_file()}
 
 
 def _common(old: dict, new: dict) -> dict:
@@ -62,8 +74,55 @@ class Checkpoints:
             model=ocp.args.StandardSave(model_state), optimizer=ocp.args.StandardSave(optimizer_state),
             loader=ocp.args.JsonSave(loader_state), meta=ocp.args.JsonSave(meta)), force=True)
         self.manager.wait_until_finished()
+        if jax.process_index() == 0:  # every process's arrays are written once the save returns
+            sums = self.directory / SUMS
+            sums.mkdir(exist_ok=True)
+            partial = sums / f"{step}.json.partial"
+            partial.write_text(json.dumps(_digests(self.directory / str(step))))
+            partial.replace(sums / f"{step}.json")
+            kept = {str(s) for s in self.manager.all_steps()}
+            for old in sums.glob("*.json"):
+                if old.stem not in kept:
+                    old.unlink()
+
+    def damage(self, step: int) -> list[str]:
+        """What is wrong with the files of `step`: missing, changed or added since it was saved
+        (nothing for a checkpoint saved without checksums, by an earlier version or stopped
+        between its save and its checksums)."""
+        sums = self.directory / SUMS / f"{step}.json"
+        if not sums.is_file():
+            return []
+        expected, actual = json.loads(sums.read_text()), _digests(self.directory / str(step))
+        return ([f"{name} is missing" for name in expected if name not in actual]
+                + [f"{name} has changed" for name in expected if name in actual and actual[name] != expected[name]]
+                + [f"{name} was added" for name in actual if name not in expected])
+
+    def usable_step(self, fall_back: bool = False) -> int | None:
+        """The latest step; with `fall_back`, the latest intact one, the damaged steps after it
+        moved aside into damaged/ (kept, never deleted). None where there is no checkpoint."""
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            if not fall_back or not self.damage(step):
+                return step
+            (self.directory / DAMAGED).mkdir(exist_ok=True)
+            shutil.move(self.directory / str(step), self.directory / DAMAGED / str(step))
+            self.manager.reload()
+        return None
+
+    def _verify(self, step: int) -> None:
+        problems = self.damage(step)
+        if not problems:
+            return
+        intact = [s for s in sorted(self.manager.all_steps(), reverse=True) if s < step and not self.damage(s)]
+        remedy = (f"step {intact[0]} is intact: python scripts/train.py --fall_back (with the run's options) resumes "
+                  f"from it, moving the damaged steps to {self.directory / DAMAGED}" if intact else
+                  "no earlier checkpoint is intact: train this stage again in another --workdir")
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise CheckpointError(f"the checkpoint at {self.directory} (step {step}) is damaged: "
+                              f"{'; '.join(problems[:3])}{more}. {remedy}")
 
     def check(self, step: int) -> dict:
+        """The metadata of `step`, after checking its files and that it was made with this config."""
+        self._verify(step)
         meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
         # Fields that no longer matter (absent from the signature now) are not differences.
         old = _common(_fill(upgrade_config_dict(meta["signature"]), self.defaults), self.signature)
@@ -123,15 +182,21 @@ def stage_checkpoints(stage_name: str, cfg: Config, workdir: pathlib.Path) -> Ch
                        stage_signature(stage_name, Config()))
 
 
-def check_run(cfg: Config, workdir: pathlib.Path) -> None:
-    """Raises CheckpointError where a stage of run `workdir` has a checkpoint `cfg` cannot resume."""
+def check_run(cfg: Config, workdir: pathlib.Path, fall_back: bool = False) -> None:
+    """Raises CheckpointError where a stage of run `workdir` has a checkpoint `cfg` cannot resume:
+    made with another config, or damaged. With `fall_back` the damaged steps are moved aside and
+    a stage resumes from its latest intact step (a completed one is no longer complete then)."""
     for name in STAGES:
-        if (checkpoints := stage_checkpoints(name, cfg, workdir)) is not None:
-            try:
-                if (step := checkpoints.latest_step()) is not None:
-                    checkpoints.check(step)
-            finally:
-                checkpoints.close()
+        if (checkpoints := stage_checkpoints(name, cfg, workdir)) is None:
+            continue
+        try:
+            latest, step = checkpoints.latest_step(), checkpoints.usable_step(fall_back)
+            if step != latest:
+                (workdir / name / COMPLETE).unlink(missing_ok=True)
+            if step is not None:
+                checkpoints.check(step)
+        finally:
+            checkpoints.close()
 
 
 def restore_latest(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int | None:

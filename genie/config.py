@@ -280,7 +280,8 @@ def validate(cfg: Config) -> Config:
         (cfg.platformer.min_level_length <= cfg.platformer.max_level_length,
          "platformer.min_level_length must not exceed platformer.max_level_length"),
         (1 <= cfg.platformer.action_repeat[0] <= cfg.platformer.action_repeat[1],
-         f"platformer.action_repeat={cfg.platformer.action_repeat}: (shortest, longest) hold, 1 <= shortest <= longest"),
+         f"platformer.action_repeat={cfg.platformer.action_repeat}: (shortest, longest) hold, "
+         "1 <= shortest <= longest"),
         (cfg.dynamics.mask_rate_min <= cfg.dynamics.mask_rate_max,
          "dynamics.mask_rate_min must not exceed dynamics.mask_rate_max"),
         (cfg.eval.prompt_frames < cfg.data.clip_length,
@@ -467,7 +468,8 @@ def _nest_shared_fields(section: dict, count: str | None) -> None:
         section["transformer"] = {**transformer, **section.get("transformer", {})}
     if count is None or isinstance(section.get("quantizer", {}), dict):
         return
-    quantizer = {"kind": section.pop("quantizer", "vq"), **{k: section.pop(k) for k in _QUANTIZER_FIELDS if k in section}}
+    quantizer = {"kind": section.pop("quantizer", "vq")}
+    quantizer.update({k: section.pop(k) for k in _QUANTIZER_FIELDS if k in section})
     if count in section:
         quantizer["num_codes"] = section.pop(count)
     if quantizer["kind"] != "fsq" or not quantizer.get("fsq_levels"):

@@ -17,11 +17,13 @@ from genie.train.trainer import restore_trained, train_stage
 ALL = ("data", *STAGES, "eval")
 
 
-def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print) -> None:
+def run(cfg: Config, workdir: str | pathlib.Path, stages=ALL, log=print, fall_back: bool = False) -> None:
+    """Runs `stages` of the recipe into `workdir`; `fall_back` resumes a stage whose latest
+    checkpoint is damaged from its latest intact one (genie.checkpoint.check_run)."""
     workdir = pathlib.Path(workdir)
     data_dir = cfg.data_dir
     if jax.process_index() == 0:
-        check_run(cfg, workdir)  # before anything is written: a refused config leaves the run as it was
+        check_run(cfg, workdir, fall_back)  # before anything is written: a refused config leaves the run as it was
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
         if "data" in stages:

@@ -20,10 +20,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="dataset folder to write")
     parser.add_argument("--config", default="configs/cpu.py", help="config giving resolution and clip length")
     parser.add_argument("--frame_stride", type=int, default=1, help="keep every n-th frame")
+    parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in --out")
     args, rest = parser.parse_known_args(argv)
     cfg = config_from_command_line(args.config, rest)
     def run():
-        import_videos(args.folder, args.out, cfg, frame_stride=args.frame_stride)
+        import_videos(args.folder, args.out, cfg, frame_stride=args.frame_stride, overwrite=args.overwrite)
         write_preview(args.out)
 
     return exit_status(run)

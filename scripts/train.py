@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--coordinator", default=None, help="multi-host: address:port of process 0")
     parser.add_argument("--num_processes", type=int, default=None)
     parser.add_argument("--process_id", type=int, default=None)
+    parser.add_argument("--fall_back", action="store_true",
+                        help="resume a stage whose latest checkpoint is damaged from its latest intact one")
     args, rest = parser.parse_known_args(argv)
     cfg = config_from_command_line(args.config, rest)
     if args.coordinator or args.num_processes:
@@ -34,8 +36,8 @@ def main(argv=None) -> int:
     from genie.pipeline import run  # after initialize_distributed, which must precede JAX's use
 
     try:
-        return exit_status(lambda: run(cfg, args.workdir or f"runs/{cfg.name}",
-                                       ALL if args.stage == "all" else (args.stage,)))
+        stages = ALL if args.stage == "all" else (args.stage,)
+        return exit_status(lambda: run(cfg, args.workdir or f"runs/{cfg.name}", stages, fall_back=args.fall_back))
     except StopRequested as e:
         print(f"stopped: {e}", file=sys.stderr)
         return 0

@@ -113,7 +113,7 @@ def test_a_config_of_the_earlier_layout_is_read():
     (["--config.data.clip_length=1"], "data.clip_length=1: it must be at least 2"),
     (["--config.data.train_clips=-5"], "data.train_clips=-5: it must be at least 1"),
     (["--config.data.height=100000"], "data.height=100000: it must be between 1 and 4096"),
-    (["--config.train.dynamics.schedule=cos"], "train.dynamics.schedule='cos': it must be one of cosine, wsd, constant"),
+    (["--config.train.dynamics.schedule=cos"], "train.dynamics.schedule='cos': it must be one of cosine, wsd"),
     (["--config.lam.transformer.heads=5"], "lam.transformer.width=128 does not split into 5 heads"),
     (["--config.data.test_seeds", "9", "3"], "data.test_seeds=(9, 3): a range [start, stop)"),
     (["--config.eval.prompt_frames=16"], "eval.prompt_frames=16 leaves nothing to generate in clips of 16"),

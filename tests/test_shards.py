@@ -92,3 +92,56 @@ def test_interrupted_write_leaves_no_shard(tmp_path):
 def test_no_dataset_at_all(tmp_path):
     with pytest.raises(shards.DataError, match="no dataset at .*generate one"):
         shards.read_manifest(tmp_path)
+
+
+def _record(header: bytes, body: bytes = bytes(2 * 4 * 4 * 3 + 1)) -> bytes:
+    return shards._MAGIC + len(header).to_bytes(4, "little") + header + body
+
+
+@pytest.mark.parametrize("header, message", [
+    (b"[2, 4, 4, 3]", "unreadable header"),  # not an object
+    (b'{"shape": [2, 4.5, 4, 3]}', "claims frames of shape"),
+    (b'{"shape": [2, 4, 4]}', "claims frames of shape"),
+    (b'{"shape": "2443"}', "claims frames of shape"),
+    (b'{"shape": [2, 4, 4, 3], "frames_THWC": 1}', "would hide its decoded data"),
+])
+def test_malformed_record_headers_are_refused(header, message):
+    with pytest.raises(shards.DataError, match=message):
+        shards.decode_clip(_record(header), "clip 7 of d/train")
+
+
+def _dataset(tmp_path, frames_THWC, actions_Tm1, **manifest):
+    tmp_path.mkdir()
+    splits = {"train": shards.write_split(tmp_path, "train", [shards.encode_clip(frames_THWC, actions_Tm1)], 1)}
+    t, h, w, _ = frames_THWC.shape
+    shards.write_manifest(tmp_path, {"source": "videos", "resolution": [h, w], "clip_length": t, "splits": splits,
+                                     **manifest})
+    return tmp_path
+
+
+def test_clips_that_disagree_with_their_manifest_are_refused_naming_the_clip(tmp_path):
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    shaped = _dataset(tmp_path / "a", frames, np.zeros(2, np.int64), resolution=[16, 16])
+    with pytest.raises(shards.DataError, match=r"clip 0 of .*a/train has frames of shape \[3, 8, 8, 3\] where "
+                                               r"manifest.json says \[3, 16, 16, 3\]"):
+        shards.ClipSource(shaped, "train")[0]
+    acted = _dataset(tmp_path / "b", frames, np.array([1, 9]), action_names=["noop", "left"])
+    with pytest.raises(shards.DataError, match=r"true actions \[1, 9\] outside -1..1"):
+        shards.ClipSource(acted, "train")[0]
+    assert shards.ClipSource(_dataset(tmp_path / "c", frames, np.array([-1, -1])), "train")[0]["index"] == 0
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: [m], "holds a list, not a manifest"),
+    (lambda m: {**m, "resolution": [32]}, "resolution is"),
+    (lambda m: {**m, "clip_length": "8"}, "clip_length is"),
+    (lambda m: {**m, "splits": {}}, "lists no splits"),
+    (lambda m: {**m, "splits": {"train": {"shards": []}}}, "lacks num_clips"),
+    (lambda m: {**m, "splits": {"train": {"num_clips": 1, "shards": [{"file": "../../etc/passwd", "bytes": 1,
+                                                                        "sha256": "0"}]}}}, "not a file name"),
+])
+def test_a_damaged_manifest_is_refused_naming_it(data_copy, change, message):
+    path = data_copy / shards.MANIFEST
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    with pytest.raises(shards.DataError, match=f"{path}.*{message}"):
+        shards.ClipSource(data_copy, "train")

@@ -31,7 +31,8 @@ def test_pixel_tokenizer_is_kmeans_of_patches(tiny_cfg, tiny_batch):
     # A video of exactly as many distinct patches as codes is reconstructed exactly before any training.
     codes = tiny_cfg.tokenizer.quantizer.num_codes
     distinct = jax.random.uniform(jax.random.key(3), (codes, 8 * 8 * 3))
-    chosen = jnp.concatenate([jnp.arange(codes), jax.random.randint(jax.random.key(4), (2 * 8 * 16 - codes,), 0, codes)])
+    repeats = jax.random.randint(jax.random.key(4), (2 * 8 * 16 - codes,), 0, codes)
+    chosen = jnp.concatenate([jnp.arange(codes), repeats])
     patches = distinct[chosen].reshape(2, 8, 16, 8 * 8 * 3)
     made = patches.reshape(2, 8, 4, 4, 8, 8, 3).transpose(0, 1, 2, 4, 3, 5, 6).reshape(video.shape)
     np.testing.assert_array_equal(patchify(made, 8), patches)

@@ -65,7 +65,8 @@ def test_checkpoint_from_another_config_is_refused(cfg, tmp_path):
     train_stage(make_stage("tokenizer", short), short, tmp_path, short.data_dir)
     (tmp_path / "tokenizer" / "COMPLETE").unlink()
     wider = override(short, {"tokenizer.transformer.width": 48, "train.tokenizer.steps": 4})
-    with pytest.raises(CheckpointError, match=r"another config: tokenizer.transformer.width: 32 in the checkpoint, 48 now"):
+    with pytest.raises(CheckpointError, match=r"another config: tokenizer.transformer.width: 32 in the checkpoint, "
+                                              r"48 now"):
         train_stage(make_stage("tokenizer", wider), wider, tmp_path, wider.data_dir)
 
 

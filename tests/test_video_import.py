@@ -67,3 +67,25 @@ def test_undecodable_video_and_empty_folder(tiny_cfg, tmp_path):
         import_videos(tmp_path / "bad", tmp_path / "out", tiny_cfg)
     with pytest.raises(shards.DataError, match="is not a folder"):
         import_videos(tmp_path / "missing", tmp_path / "out", tiny_cfg)
+
+
+def test_import_into_a_folder_that_is_not_empty(tiny_cfg, video_folder, tmp_path):
+    """Another folder's files are never touched; a dataset there is replaced only when asked, and
+    then wholly (no shard of the old one left behind)."""
+    from genie.config import override
+
+    quiet = lambda *_: None
+    listing = lambda d: sorted((p.name, p.stat().st_mtime_ns) for p in d.iterdir())
+    before = listing(video_folder)
+    with pytest.raises(shards.DataError, match="holds files that are not a dataset"):
+        import_videos(video_folder, video_folder, tiny_cfg, log=quiet)  # --out pointed at the videos
+    assert listing(video_folder) == before
+    out = tmp_path / "mine"
+    import_videos(video_folder, out, override(tiny_cfg, {"data.clips_per_shard": 1}), log=quiet)
+    many = listing(out)
+    with pytest.raises(shards.DataError, match="already holds a dataset.*--overwrite"):
+        import_videos(video_folder, out, tiny_cfg, log=quiet)
+    assert listing(out) == many
+    manifest = import_videos(video_folder, out, tiny_cfg, log=quiet, overwrite=True)
+    kept = {s["file"] for split in manifest["splits"].values() for s in split["shards"]} | {shards.MANIFEST}
+    assert {p.name for p in out.iterdir()} == kept and len(kept) < len(many)

@@ -12,7 +12,7 @@ from genie.data import shards
 from genie.data.frames import grid
 from genie.data.sources import get_source
 
-PREVIEW = "preview.gif"
+PREVIEW = shards.PREVIEW
 
 
 def mismatches(manifest: dict, cfg: Config, source_settings: bool = True) -> list[str]:
@@ -62,8 +62,8 @@ def prepare_dataset(cfg: Config, out_dir: str | pathlib.Path, overwrite: bool = 
             raise shards.DataError(f"{out_dir} holds a {manifest.get('source')} dataset, which cannot be made again "
                                    "from a config; it is kept: choose another folder (--config.data.dir)")
     if out_dir.exists():
-        for old in [*out_dir.glob("*.array_record*"), out_dir / shards.MANIFEST, out_dir / PREVIEW]:
-            old.unlink(missing_ok=True)
+        for old in shards.dataset_files(out_dir):
+            old.unlink()
     manifest = get_source(cfg.data.source).generate(cfg, out_dir, log=log)
     write_preview(out_dir)
     return manifest

@@ -20,6 +20,7 @@ from array_record.python import array_record_module
 FORMAT = "genie-clips"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+PREVIEW = "preview.gif"
 SPLITS = ("train", "val", "test")
 _MAGIC = b"GNC1"
 NO_ACTION = -1  # the action of clips imported from videos, which have none
@@ -50,8 +51,14 @@ def decode_clip(record: bytes, where: str = "record") -> dict:
     try:
         header = json.loads(record[8:8 + header_len])
         shape = tuple(header.pop("shape"))
-    except (ValueError, KeyError) as e:
-        raise DataError(f"{where} has an unreadable header ({e}); the shard is corrupt: regenerate it") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DataError(f"{where} has an unreadable header ({e!r}); the shard is corrupt: regenerate it") from None
+    if len(shape) != 4 or not all(type(n) is int and n >= 1 for n in shape) or shape[-1] != 3:
+        raise DataError(f"{where} claims frames of shape {list(shape)}, not [T, H, W, 3]; the shard is corrupt: "
+                        "regenerate it")
+    if clash := sorted(set(header) & {"frames_THWC", "actions_Tm1", "index"}):
+        raise DataError(f"{where} has header fields {clash} that would hide its decoded data; the shard is corrupt: "
+                        "regenerate it")
     n_frames = int(np.prod(shape))
     body = memoryview(record)[8 + header_len:]
     if len(body) != n_frames + shape[0] - 1:
@@ -99,6 +106,11 @@ def write_split(data_dir: pathlib.Path, split: str, records: list[bytes], clips_
     return {"num_clips": len(records), "shards": entries}
 
 
+def dataset_files(data_dir: pathlib.Path) -> list[pathlib.Path]:
+    """The files of a dataset in data_dir (its manifest, preview and shards, finished or not)."""
+    return [p for p in sorted(data_dir.iterdir()) if p.name in (MANIFEST, PREVIEW) or ".array_record" in p.name]
+
+
 def write_manifest(data_dir: pathlib.Path, manifest: dict) -> None:
     tmp = pathlib.Path(data_dir) / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}, indent=1))
@@ -116,10 +128,42 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text())
     except ValueError as e:
         raise DataError(f"{path} is not valid JSON ({e}); regenerate the dataset") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{path} holds a {type(manifest).__name__}, not a manifest (an object); regenerate the dataset")
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path} is format {manifest.get('format')!r} version {manifest.get('format_version')!r}; "
                         f"this code reads {FORMAT!r} version {FORMAT_VERSION}: regenerate the dataset")
+    if problem := _manifest_problem(manifest):
+        raise DataError(f"{path} is damaged: {problem}; regenerate the dataset")
     return manifest
+
+
+def _is_count(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What in a manifest (of the right format) is missing or of the wrong kind, if anything."""
+    resolution = manifest.get("resolution")
+    if not (isinstance(resolution, list) and len(resolution) == 2 and all(_is_count(n) and n for n in resolution)):
+        return f"resolution is {resolution!r}, not [height, width]"
+    if not (_is_count(manifest.get("clip_length")) and manifest["clip_length"] >= 2):
+        return f"clip_length is {manifest.get('clip_length')!r}, not a whole number of frames of at least 2"
+    names = manifest.get("action_names", [])
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        return f"action_names is {names!r}, not a list of names"
+    splits = manifest.get("splits")
+    if not isinstance(splits, dict) or not splits:
+        return "it lists no splits"
+    for name, split in splits.items():
+        if not (isinstance(split, dict) and _is_count(split.get("num_clips"))
+                and isinstance(split.get("shards"), list)):
+            return f"split {name!r} lacks num_clips or its list of shards"
+        for shard in split["shards"]:
+            if not (isinstance(shard, dict) and isinstance(shard.get("file"), str) and _is_count(shard.get("bytes"))
+                    and isinstance(shard.get("sha256"), str)) or pathlib.PurePath(shard["file"]).name != shard["file"]:
+                return f"split {name!r} lists a shard {shard!r} that is not a file name with its bytes and sha256"
+    return None
 
 
 def check_shards(data_dir: str | os.PathLike, split: str, verify_checksums: bool = True) -> list[pathlib.Path]:
@@ -151,7 +195,7 @@ class ClipSource:
         import grain  # loading needs grain; writing does not
 
         self.manifest = read_manifest(data_dir)
-        self.split = split
+        self.data_dir, self.split = pathlib.Path(data_dir), split
         self.paths = check_shards(data_dir, split, verify_checksums)
         try:
             self._source = grain.sources.ArrayRecordDataSource([str(p) for p in self.paths])
@@ -166,9 +210,18 @@ class ClipSource:
         return len(self._source)
 
     def __getitem__(self, index: int) -> dict:
+        where = f"clip {index} of {self.data_dir}/{self.split}"
         try:
             record = self._source[index]
         except Exception as e:
-            raise DataError(f"cannot read clip {index} of {self.split}: {e}; the shard is corrupt: "
-                            "regenerate the dataset") from None
-        return {**decode_clip(record, f"clip {index} of split {self.split}"), "index": index}
+            raise DataError(f"cannot read {where}: {e}; the shard is corrupt: regenerate the dataset") from None
+        clip = decode_clip(record, where)
+        wanted = (self.manifest["clip_length"], *self.manifest["resolution"], 3)
+        if clip["frames_THWC"].shape != wanted:
+            raise DataError(f"{where} has frames of shape {list(clip['frames_THWC'].shape)} where {MANIFEST} says "
+                            f"{list(wanted)}; the dataset is corrupt: regenerate it")
+        actions, count = clip["actions_Tm1"], len(self.manifest.get("action_names") or [])
+        if actions.size and (actions.min() < -1 or actions.max() >= count):
+            raise DataError(f"{where} has true actions {sorted(set(actions.tolist()))} outside -1..{count - 1} "
+                            f"({count} action names in {MANIFEST}); the dataset is corrupt: regenerate it")
+        return {**clip, "index": index}

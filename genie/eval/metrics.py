@@ -14,7 +14,8 @@ from genie.nn import motion
 
 def psnr(a, b):
     """PSNR in dB of images in [0, 1], one value per image: [..., H, W, C] -> [...]."""
-    return psnr_of_mse(jnp.mean(jnp.square(jnp.asarray(a, jnp.float32) - jnp.asarray(b, jnp.float32)), axis=(-3, -2, -1)))
+    error = jnp.asarray(a, jnp.float32) - jnp.asarray(b, jnp.float32)
+    return psnr_of_mse(jnp.mean(jnp.square(error), axis=(-3, -2, -1)))
 
 
 def psnr_of_mse(mse):

@@ -60,7 +60,8 @@ class FiniteScalarQuantizer(Quantizer):
         return rounded / half_width, indices, aux
 
 
-def configured_fsq(section: str, levels: tuple[int, ...] | None, num_codes: int, code_dim: int) -> FiniteScalarQuantizer:
+def configured_fsq(section: str, levels: tuple[int, ...] | None, num_codes: int,
+                   code_dim: int) -> FiniteScalarQuantizer:
     """FSQ of a quantizer config's `fsq_levels`, refused with a ConfigError that says what to set
     where the levels do not make `num_codes` codes of dimension `code_dim` (`section` names the
     quantizer config in the message)."""

@@ -81,8 +81,8 @@ def _calibrate_lam(cfg: Config, lam: LatentActionModel, data_dir) -> None:
 
 def _tokenizer_stage(cfg: Config, models: dict) -> Stage:
     if cfg.tokenizer.quantizer.kind == "pixel" and cfg.train.tokenizer.steps:
-        raise ConfigError("tokenizer.quantizer.kind='pixel': the tokenizer is its k-means codes and has nothing to train; "
-                          f"set train.tokenizer.steps=0 (it is {cfg.train.tokenizer.steps})")
+        raise ConfigError("tokenizer.quantizer.kind='pixel': the tokenizer is its k-means codes and has nothing "
+                          f"to train; set train.tokenizer.steps=0 (it is {cfg.train.tokenizer.steps})")
 
     def loss(tok: VideoTokenizer, frozen, video, features, key):
         return tok.loss(video)
@@ -150,7 +150,8 @@ def _dynamics_stage(cfg: Config, models: dict) -> Stage:
         dyn, lam_model = parts(trainable, frozen)
         return {"rollout": dynamics_rollout(frozen["tokenizer"], lam_model, dyn, video[:4], key, cfg)}
 
-    calibrate = (lambda m, data_dir: _calibrate_lam(cfg, m.lam, data_dir)) if cotrain and cfg.lam.quantizer.kind == "fsq" else None
+    fsq = cfg.lam.quantizer.kind == "fsq"
+    calibrate = (lambda m, data_dir: _calibrate_lam(cfg, m.lam, data_dir)) if cotrain and fsq else None
     return Stage("dynamics", cfg.train.dynamics, trainable, frozen, loss,
                  (lambda m: m.lam.vq) if cotrain else (lambda m: None), sample,
                  stage_signature("dynamics", cfg), calibrate=calibrate, features=features)

@@ -73,13 +73,19 @@ def _clips(video_NHWC: np.ndarray, t_len: int) -> np.ndarray:
 
 
 def import_videos(folder: str | pathlib.Path, out_dir: str | pathlib.Path, cfg: Config, frame_stride: int = 1,
-                  log=print) -> dict:
+                  log=print, overwrite: bool = False) -> dict:
     """Imports every video under folder into a new dataset at out_dir; returns the manifest.
-    A dataset already at out_dir is refused, never replaced."""
+    out_dir must be new or empty; `overwrite` replaces a dataset there (and nothing else: a folder
+    holding other files is refused), once the videos have been read."""
     folder, out_dir = pathlib.Path(folder), pathlib.Path(out_dir)
-    if (out_dir / shards.MANIFEST).exists() or any(out_dir.glob("*.array_record")):
-        raise shards.DataError(f"{out_dir} already holds a dataset; import into another folder (--out), or "
-                               "remove it first if it is no longer wanted")
+    if out_dir.is_dir() and (held := sorted(out_dir.iterdir())):
+        others = sorted({p.name for p in held} - {p.name for p in shards.dataset_files(out_dir)})
+        if others:
+            raise shards.DataError(f"{out_dir} holds files that are not a dataset ({', '.join(others[:3])}"
+                                   f"{', ...' if len(others) > 3 else ''}); import into a new or empty folder (--out)")
+        if not overwrite:
+            raise shards.DataError(f"{out_dir} already holds a dataset; import into a new or empty folder (--out), "
+                                   "or pass --overwrite to replace it")
     t_len, height, width = cfg.data.clip_length, cfg.data.height, cfg.data.width
     videos = find_videos(folder)
     clips_per_split: dict[str, list] = {s: [] for s in shards.SPLITS}
@@ -110,6 +116,8 @@ def import_videos(folder: str | pathlib.Path, out_dir: str | pathlib.Path, cfg: 
         raise shards.DataError(f"the videos in {folder} give no clips of {t_len} frames for split(s) {empty}; "
                                "add videos or longer ones")
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in shards.dataset_files(out_dir):  # only with overwrite, checked above
+        old.unlink()
     no_actions = np.full(t_len - 1, shards.NO_ACTION, np.int8)
     splits = {}
     for split, clips in clips_per_split.items():
