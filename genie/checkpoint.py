@@ -103,8 +103,11 @@ class Checkpoints:
         for step in sorted(self.manager.all_steps(), reverse=True):
             if not fall_back or not self.damage(step):
                 return step
-            (self.directory / DAMAGED).mkdir(exist_ok=True)
-            shutil.move(self.directory / str(step), self.directory / DAMAGED / str(step))
+            aside = self.directory / DAMAGED / str(step)
+            while aside.exists():  # the same step damaged before
+                aside = aside.with_name(aside.name + "+")
+            aside.parent.mkdir(exist_ok=True)
+            shutil.move(self.directory / str(step), aside)
             self.manager.reload()
         return None
 

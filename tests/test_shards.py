@@ -99,7 +99,8 @@ def _record(header: bytes, body: bytes = bytes(2 * 4 * 4 * 3 + 1)) -> bytes:
 
 
 @pytest.mark.parametrize("header, message", [
-    (b"[2, 4, 4, 3]", "unreadable header"),  # not an object
+    (b"[2, 4, 4, 3]", "a header that is not an object"),
+    (b'{"frames": 3}', "unreadable header"),  # no shape
     (b'{"shape": [2, 4.5, 4, 3]}', "claims frames of shape"),
     (b'{"shape": [2, 4, 4]}', "claims frames of shape"),
     (b'{"shape": "2443"}', "claims frames of shape"),

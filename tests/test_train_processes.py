@@ -66,6 +66,23 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_losses(tiny_data, tmp
     assert resumed == uninterrupted  # exactly, step by step
 
 
+def test_resume_after_a_kill_inside_a_save_reproduces_the_uninterrupted_losses(tiny_data, tmp_path, uninterrupted):
+    """What a SIGKILL in the middle of a save leaves (orbax's unfinished temporary step, unfinished
+    checksums) is passed over: the run resumes from the last finished step as if never stopped."""
+    process = subprocess.Popen(_train_cmd(tmp_path, tiny_data), cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    checkpoints = tmp_path / "tokenizer" / "checkpoints"
+    _wait_for(checkpoints / "sha256" / "10.json", process)
+    process.kill()
+    process.wait()
+    unfinished = checkpoints / "20.orbax-checkpoint-tmp-1796000000000000"
+    (unfinished / "model").mkdir(parents=True, exist_ok=True)
+    (unfinished / "model" / "manifest.ocdbt").write_bytes(b"half a manifest")
+    (checkpoints / "sha256" / "20.json.partial").write_text('{"model/manifest.ocdbt": "')
+    _run(_train_cmd(tmp_path, tiny_data))
+    assert _losses(tmp_path) == uninterrupted
+
+
 def test_sigterm_saves_a_restorable_checkpoint_and_exits_cleanly(tiny_data, tmp_path, uninterrupted):
     cmd = _train_cmd(tmp_path, tiny_data, "--config.train.checkpoint_every=1000", steps=10_000)
     process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -50,9 +50,11 @@ def decode_clip(record: bytes, where: str = "record") -> dict:
     (header_len,) = struct.unpack("<I", record[4:8])
     try:
         header = json.loads(record[8:8 + header_len])
-        shape = tuple(header.pop("shape"))
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        shape = tuple(header.pop("shape")) if isinstance(header, dict) else None
+    except (ValueError, KeyError, TypeError) as e:
         raise DataError(f"{where} has an unreadable header ({e!r}); the shard is corrupt: regenerate it") from None
+    if shape is None:
+        raise DataError(f"{where} has a header that is not an object; the shard is corrupt: regenerate it")
     if len(shape) != 4 or not all(type(n) is int and n >= 1 for n in shape) or shape[-1] != 3:
         raise DataError(f"{where} claims frames of shape {list(shape)}, not [T, H, W, 3]; the shard is corrupt: "
                         "regenerate it")

@@ -202,7 +202,7 @@ def make_handler(shared: SharedSession, host: str, timeout: float):
                 self._fail(e.status, str(e))
             except TimeoutError:
                 self._fail(408, f"the request was not sent within {timeout} s")
-            except Exception as e:  # answered, never a dropped connection; the session is as it was
+            except Exception as e:  # answered, never a dropped connection
                 self._fail(500, f"{type(e).__name__}: {e}")
 
         def _fail(self, status: int, message: str):
