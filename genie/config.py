@@ -217,32 +217,32 @@ class Config:
 # What a field may hold: (smallest, largest) for a number, either bound None for none, or the
 # strings it may be. A field not listed here is not checked.
 _LIMITS = {
-    "PlatformerConfig": {"tiles_per_view": (1, None), "level_height": (1, None), "min_level_length": (1, None),
-                         "max_level_length": (1, None), "max_episode_steps": (1, None), "friction": (0.0, 1.0),
-                         "style": ("detailed", "flat"), "envs_per_worker": (1, None)},
-    "DataConfig": {"height": (1, 4096), "width": (1, 4096), "clip_length": (2, None), "train_clips": (1, None),
-                   "val_clips": (0, None), "test_clips": (0, None), "clips_per_shard": (1, None), "workers": (1, 1024)},
-    "TransformerConfig": {"width": (1, None), "ffw": (1, None), "heads": (1, None)},
-    "QuantizerConfig": {"kind": ("vq", "fsq", "pixel"), "num_codes": (2, None), "code_dim": (1, None),
-                        "commitment_weight": (0.0, None), "codebook_weight": (0.0, None), "usage_decay": (0.0, 1.0),
-                        "dead_code_threshold": (0.0, 1.0)},
-    "TokenizerConfig": {"patch_size": (1, None), "encoder_layers": (1, None), "decoder_layers": (1, None),
-                        "kmeans_clips": (1, None)},
-    "LAMConfig": {"patch_size": (1, None), "encoder_layers": (1, None), "decoder_layers": (1, None),
-                  "motion_radius": (0, None), "shift_radius": (0, None), "decoder_patch_size": (1, None),
-                  "calibration_clips": (1, None)},
-    "DynamicsConfig": {"layers": (1, None), "mask_rate_min": (0.0, 1.0), "mask_rate_max": (0.0, 1.0)},
-    "SamplingConfig": {"maskgit_steps": (1, None), "temperature": (0.0, None), "choice_temperature": (0.0, None)},
-    "OptimConfig": {"steps": (0, None), "batch_size": (1, None), "lr": (0.0, None), "warmup_steps": (0, None),
-                    "schedule": ("cosine", "wsd", "constant"), "end_lr_fraction": (0.0, 1.0),
-                    "decay_fraction": (0.0, 1.0), "b1": (0.0, 1.0), "b2": (0.0, 1.0), "weight_decay": (0.0, None),
-                    "grad_clip": (0.0, None)},
-    "TrainConfig": {"log_every": (1, None), "checkpoint_every": (1, None), "keep_checkpoints": (1, None),
-                    "sample_every": (0, None), "restart_dead_codes_every": (0, None),
-                    "param_sharding": ("replicate", "fsdp")},
-    "EvalConfig": {"split": ("train", "val", "test"), "clips": (1, None), "batch_size": (1, None),
-                   "prompt_frames": (1, None), "grid_prompts": (1, None), "grid_steps": (1, None),
-                   "held_prompts": (1, None)},
+    PlatformerConfig: {"tiles_per_view": (1, None), "level_height": (1, None), "min_level_length": (1, None),
+                       "max_level_length": (1, None), "max_episode_steps": (1, None), "friction": (0.0, 1.0),
+                       "style": ("detailed", "flat"), "envs_per_worker": (1, None)},
+    DataConfig: {"height": (1, 4096), "width": (1, 4096), "clip_length": (2, None), "train_clips": (1, None),
+                 "val_clips": (0, None), "test_clips": (0, None), "clips_per_shard": (1, None), "workers": (1, 1024)},
+    TransformerConfig: {"width": (1, None), "ffw": (1, None), "heads": (1, None)},
+    QuantizerConfig: {"kind": ("vq", "fsq", "pixel"), "num_codes": (2, None), "code_dim": (1, None),
+                      "commitment_weight": (0.0, None), "codebook_weight": (0.0, None), "usage_decay": (0.0, 1.0),
+                      "dead_code_threshold": (0.0, 1.0)},
+    TokenizerConfig: {"patch_size": (1, None), "encoder_layers": (1, None), "decoder_layers": (1, None),
+                      "kmeans_clips": (1, None)},
+    LAMConfig: {"patch_size": (1, None), "encoder_layers": (1, None), "decoder_layers": (1, None),
+                "motion_radius": (0, None), "shift_radius": (0, None), "decoder_patch_size": (1, None),
+                "calibration_clips": (1, None)},
+    DynamicsConfig: {"layers": (1, None), "mask_rate_min": (0.0, 1.0), "mask_rate_max": (0.0, 1.0)},
+    SamplingConfig: {"maskgit_steps": (1, None), "temperature": (0.0, None), "choice_temperature": (0.0, None)},
+    OptimConfig: {"steps": (0, None), "batch_size": (1, None), "lr": (0.0, None), "warmup_steps": (0, None),
+                  "schedule": ("cosine", "wsd", "constant"), "end_lr_fraction": (0.0, 1.0),
+                  "decay_fraction": (0.0, 1.0), "b1": (0.0, 1.0), "b2": (0.0, 1.0), "weight_decay": (0.0, None),
+                  "grad_clip": (0.0, None)},
+    TrainConfig: {"log_every": (1, None), "checkpoint_every": (1, None), "keep_checkpoints": (1, None),
+                  "sample_every": (0, None), "restart_dead_codes_every": (0, None),
+                  "param_sharding": ("replicate", "fsdp")},
+    EvalConfig: {"split": ("train", "val", "test"), "clips": (1, None), "batch_size": (1, None),
+                 "prompt_frames": (1, None), "grid_prompts": (1, None), "grid_steps": (1, None),
+                 "held_prompts": (1, None)},
 }
 
 
@@ -260,7 +260,7 @@ def _out_of_range(value, limit) -> str | None:
 
 def _problems(section, path: str) -> list[str]:
     problems = []
-    limits = _LIMITS.get(type(section).__name__, {})
+    limits = _LIMITS.get(type(section), {})
     for f in dataclasses.fields(section):
         value, dotted = getattr(section, f.name), f"{path}{f.name}"
         if dataclasses.is_dataclass(value):

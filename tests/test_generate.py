@@ -5,7 +5,8 @@ import pytest
 
 from genie.config import override
 from genie.data import shards
-from genie.data.dataset import PREVIEW, prepare_dataset
+from genie.data.dataset import prepare_dataset
+from genie.data.shards import PREVIEW
 from genie.data.sources.platformer.env import _ACTION_JUMP, PlatformerEnv, VecPlatformer
 from genie.data.sources.platformer.env import VERSION as PLATFORMER_VERSION
 from genie.data.sources.platformer.generate import generate_dataset

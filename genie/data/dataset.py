@@ -12,8 +12,6 @@ from genie.data import shards
 from genie.data.frames import grid
 from genie.data.sources import get_source
 
-PREVIEW = shards.PREVIEW
-
 
 def mismatches(manifest: dict, cfg: Config, source_settings: bool = True) -> list[str]:
     """Why the dataset of `manifest` cannot serve `cfg`: frame size and clip length, which every
@@ -84,6 +82,6 @@ def write_preview(data_dir: str | pathlib.Path, split: str = "train", num_clips:
     cells = np.concatenate([video_NTHWC, np.zeros((rows * cols - n, t, h, w, c), np.uint8)]).reshape(rows, cols, t, h, w, c)
     # A one-pixel gap between clips so their borders read clearly.
     frames_THWC = np.stack([grid(cells[:, :, i], gap=1, scale=scale) for i in range(t)])
-    path = pathlib.Path(data_dir) / PREVIEW
+    path = pathlib.Path(data_dir) / shards.PREVIEW
     iio.imwrite(path, frames_THWC, duration=100, loop=0)
     return path

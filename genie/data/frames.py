@@ -18,10 +18,10 @@ def to_uint8(video):
     """Float pixels in [0, 1] (values outside are clipped) -> uint8, rounded: a numpy array from a
     numpy array (without starting JAX), otherwise a jax array (traceable)."""
     if isinstance(video, np.ndarray):
-        return (np.clip(video, 0, 1) * 255 + 0.5).astype(np.uint8)
-    import jax.numpy as jnp
-
-    return (jnp.clip(jnp.asarray(video), 0, 1) * 255 + 0.5).astype(jnp.uint8)
+        xp = np
+    else:
+        import jax.numpy as xp
+    return (xp.clip(xp.asarray(video), 0, 1) * 255 + 0.5).astype(xp.uint8)
 
 
 def stack_clips(clips: list[dict], frames: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
