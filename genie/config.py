@@ -70,6 +70,9 @@ class TransformerConfig:
     width: int = 128
     ffw: int = 512  # hidden width of the feed-forward layers
     heads: int = 4
+    # BitNet b1.58: every linear layer of the blocks has weights in {-1, 0, +1} times one scale and
+    # 8-bit inputs (genie/nn/bitlinear.py); embeddings, output heads and norms stay float.
+    ternary: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,8 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import PartitionSpec as P
 
+from genie.nn.bitlinear import BitLinear
+
 Cache = list  # per layer: (keys_BNHCd, values_BNHCd) of the temporal attention
 
 MODEL = "model"  # the mesh axis that splits attention heads and feed-forward units
@@ -68,12 +70,13 @@ def rope(x_BSHd: jax.Array, positions_S: jax.Array) -> jax.Array:
 class Attention(nnx.Module):
     """Multi-head self-attention with QK-norm; the caller decides the sequence axis and mask."""
 
-    def __init__(self, width: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32):
+    def __init__(self, width: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32, ternary: bool = False):
         if width % heads:
             raise ValueError(f"width {width} is not divisible by {heads} heads")
         self.heads, self.head_dim = heads, width // heads
-        self.qkv = nnx.Linear(width, 3 * width, use_bias=False, dtype=dtype, rngs=rngs)
-        self.out = nnx.Linear(width, width, dtype=dtype, rngs=rngs)
+        linear = BitLinear if ternary else nnx.Linear
+        self.qkv = linear(width, 3 * width, use_bias=False, dtype=dtype, rngs=rngs)
+        self.out = linear(width, width, dtype=dtype, rngs=rngs)
         # QK-norm keeps attention logits bounded, which stabilises training at any width.
         self.q_norm = nnx.RMSNorm(self.head_dim, dtype=dtype, rngs=rngs)
         self.k_norm = nnx.RMSNorm(self.head_dim, dtype=dtype, rngs=rngs)
@@ -81,9 +84,12 @@ class Attention(nnx.Module):
     def project(self, x_BSD):
         # The kernel's columns are [q | k | v], each head-major: seen as [D, 3, H, d], its head
         # axis can be split over devices, which a split of the flat columns could not do.
-        kernel_D3Hd = self.qkv.kernel[...].reshape(x_BSD.shape[-1], 3, self.heads, self.head_dim)
-        x_BSD, kernel_D3Hd = self.qkv.promote_dtype((x_BSD, kernel_D3Hd), dtype=self.qkv.dtype)
-        qkv_BS3Hd = jnp.einsum("bsd,dthe->bsthe", x_BSD, split_over_model(kernel_D3Hd, 2))
+        kernel_D3Hd = split_over_model(self.qkv.kernel[...].reshape(x_BSD.shape[-1], 3, self.heads, self.head_dim), 2)
+        if isinstance(self.qkv, BitLinear):
+            qkv_BS3Hd = self.qkv.contract(x_BSD, kernel_D3Hd)
+        else:
+            x_BSD, kernel_D3Hd = self.qkv.promote_dtype((x_BSD, kernel_D3Hd), dtype=self.qkv.dtype)
+            qkv_BS3Hd = jnp.einsum("bsd,dthe->bsthe", x_BSD, kernel_D3Hd)
         q, k, v = (qkv_BS3Hd[:, :, i] for i in range(3))
         return self.q_norm(q), self.k_norm(k), v
 
@@ -94,16 +100,18 @@ class Attention(nnx.Module):
 
 
 class STBlock(nnx.Module):
-    """Pre-norm: spatial attention, causal temporal attention, feed-forward."""
+    """Pre-norm: spatial attention, causal temporal attention, feed-forward. `ternary`: their
+    linear layers are BitLinear (genie/nn/bitlinear.py); the norms stay in full precision."""
 
-    def __init__(self, width: int, ffw: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32):
+    def __init__(self, width: int, ffw: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32, ternary: bool = False):
         self.spatial_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
-        self.spatial = Attention(width, heads, rngs=rngs, dtype=dtype)
+        self.spatial = Attention(width, heads, rngs=rngs, dtype=dtype, ternary=ternary)
         self.temporal_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
-        self.temporal = Attention(width, heads, rngs=rngs, dtype=dtype)
+        self.temporal = Attention(width, heads, rngs=rngs, dtype=dtype, ternary=ternary)
         self.ffw_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
-        self.ffw_in = nnx.Linear(width, ffw, dtype=dtype, rngs=rngs)
-        self.ffw_out = nnx.Linear(ffw, width, dtype=dtype, rngs=rngs)
+        linear = BitLinear if ternary else nnx.Linear
+        self.ffw_in = linear(width, ffw, dtype=dtype, rngs=rngs)
+        self.ffw_out = linear(ffw, width, dtype=dtype, rngs=rngs)
 
     def _spatial(self, x_BTND):
         b, t, n, d = x_BTND.shape
@@ -153,8 +161,10 @@ class STBlock(nnx.Module):
 class STTransformer(nnx.Module):
     """A stack of ST blocks with a final norm; causal in time."""
 
-    def __init__(self, width: int, ffw: int, heads: int, layers: int, *, rngs: nnx.Rngs, dtype=jnp.float32):
-        self.blocks = nnx.List([STBlock(width, ffw, heads, rngs=rngs, dtype=dtype) for _ in range(layers)])
+    def __init__(self, width: int, ffw: int, heads: int, layers: int, *, rngs: nnx.Rngs, dtype=jnp.float32,
+                 ternary: bool = False):
+        self.blocks = nnx.List([STBlock(width, ffw, heads, rngs=rngs, dtype=dtype, ternary=ternary)
+                                for _ in range(layers)])
         self.norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
 
     def __call__(self, x_BTND):
