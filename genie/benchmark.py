@@ -150,7 +150,7 @@ def train(cfg: Config, steps: int = 5) -> dict:
 def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: float = 3.0,
          devices: int | None = None) -> dict:
     """Frames per second of playing a world at batch 1 (random weights: speed does not depend
-    on them), split over `devices` (None: as PlaySession chooses). Cached: PlaySession.step over whole
+    on them; ternary layers frozen, as played), split over `devices` (None: as PlaySession chooses). Cached: PlaySession.step over whole
     slides of the window past its end, so the periodic refill of the caches is counted;
     uncached (every MaskGIT step reruns the whole window, as the public peers do), on one
     device, where its large products run faster than split: a fixed-shape window, the same
@@ -163,10 +163,11 @@ def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: fl
     from flax import nnx
 
     from genie.models import build_models
+    from genie.nn.bitlinear import freeze_ternary
     from genie.play.session import PlaySession
     from genie.sample import rollout
 
-    models = build_models(cfg, cfg.seed)
+    models = {name: freeze_ternary(m) for name, m in build_models(cfg, cfg.seed).items()}  # as load_run gives them
     session = PlaySession(cfg, models, devices=devices)
     actions = lambda n: [i % session.num_actions for i in range(n)]
     start = time.perf_counter()

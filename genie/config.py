@@ -174,6 +174,9 @@ class TrainConfig:
     lam: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     dynamics: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     cotrain_lam: bool = False  # the dynamics stage also trains the LAM (Genie's CoinRun case study)
+    # A run whose stages' latest weights start this run's (models of the same shapes), in place of
+    # random ones: e.g. a float run's, fine-tuned here as ternary (transformer.ternary).
+    init_from: str | None = None
     # Keep what the frozen tokenizer and LAM make of each training clip (~4 KB a clip at 64x64),
     # so a clip seen again skips their forward pass; the losses are the same either way.
     cache_frozen: bool = True
@@ -292,6 +295,8 @@ def validate(cfg: Config) -> Config:
         *((getattr(cfg, m).transformer.width % getattr(cfg, m).transformer.heads == 0,
            f"{m}.transformer.width={getattr(cfg, m).transformer.width} does not split into "
            f"{getattr(cfg, m).transformer.heads} heads") for m in ("tokenizer", "lam", "dynamics")),
+        (not (cfg.tokenizer.quantizer.kind == "pixel" and cfg.tokenizer.transformer.ternary),
+         "tokenizer.transformer.ternary=True does nothing to a pixel tokenizer, which has no transformer"),
     ]
     problems += [message for holds, message in relations if not holds]
     if problems:

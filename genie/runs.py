@@ -10,6 +10,7 @@ from genie.bundle import is_bundle, load_bundle
 from genie.checkpoint import is_complete, restore_latest
 from genie.config import Config, ConfigError, config_from_dict
 from genie.models import STAGES, Cotrained, build_models
+from genie.nn.bitlinear import freeze_ternary
 
 
 @dataclasses.dataclass
@@ -42,12 +43,13 @@ def load_config_of(workdir: pathlib.Path) -> Config:
 def load_run(workdir: str | pathlib.Path, cfg: Config | None = None) -> TrainedRun:
     """Restores the latest checkpoint of each stage of `workdir`, or the weights of a shipped
     world (genie/bundle.py). A co-trained LAM comes from the dynamics checkpoint, where it was
-    last updated."""
+    last updated. Ternary layers come frozen (their int8 weights and scales: genie/nn/bitlinear.py),
+    the form in which they are played, evaluated and shipped."""
     workdir = pathlib.Path(workdir)
     cfg = cfg or load_config_of(workdir)
     models = build_models(cfg, cfg.seed)
     if is_bundle(workdir):
-        stages = load_bundle(workdir, models)["stages"]
+        stages = load_bundle(workdir, {name: freeze_ternary(m) for name, m in models.items()})["stages"]
         return TrainedRun(workdir, cfg, models, {name: s["step"] for name, s in stages.items()},
                           {name: True for name in stages})
     steps, complete = {}, {}
@@ -58,4 +60,6 @@ def load_run(workdir: str | pathlib.Path, cfg: Config | None = None) -> TrainedR
         step = restore_latest(name, module, cfg, workdir)
         if step is not None:
             steps[name], complete[name] = step, is_complete(workdir / name)
+    for model in models.values():
+        freeze_ternary(model)
     return TrainedRun(workdir, cfg, models, steps, complete)

@@ -133,6 +133,8 @@ def test_a_field_that_moved_into_a_sub_section_is_named():
         apply_overrides(Config(), ["--config.tokenizer.width=64"])
     with pytest.raises(ConfigError, match=r"did you mean lam.quantizer.num_codes\?"):
         apply_overrides(Config(), ["--config.lam.num_actions=6"])
+    with pytest.raises(ConfigError, match=r"did you mean dynamics.transformer.ternary\?"):
+        apply_overrides(Config(), ["--config.dynamics.ternary=True"])
 
 
 def test_model_sections_of_the_flat_layout_are_read():

@@ -134,7 +134,9 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     latest = checkpoints.latest_step()
     key = jax.random.key(cfg.seed + STAGE_SEEDS[stage.name])
     init_report = None
-    if latest is None and stage.init is not None:  # every process fits the same data alike
+    if latest is None and tcfg.init_from is not None:
+        init_report = _start_from_run(stage, pathlib.Path(tcfg.init_from))
+    elif latest is None and stage.init is not None:  # every process fits the same data alike
         started = time.perf_counter()
         init_report = stage.init(stage.trainable, data_dir, jax.random.split(key)[1])
         init_report["seconds"] = round(time.perf_counter() - started, 2)
@@ -237,6 +239,18 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
     finally:
         log.close()
         checkpoints.close()
+
+
+def _start_from_run(stage: Stage, source: pathlib.Path) -> dict:
+    """Starts the stage from the latest weights of the same stage of run `source`, of the same
+    shapes: a float run's weights start a ternary model's (quantisation-aware fine-tuning)."""
+    from genie.runs import load_config_of
+
+    step = restore_latest(stage.name, stage.trainable, load_config_of(source), source)
+    if step is None:
+        raise FileNotFoundError(f"train.init_from={source} holds no checkpoint of the {stage.name} stage; train "
+                                f"it there first, or leave train.init_from unset to start from scratch")
+    return {"init_from": str(source), "init_from_step": step}
 
 
 def restore_trained(stage_name: str, module: nnx.Module, cfg: Config, workdir: pathlib.Path) -> int:
