@@ -87,8 +87,9 @@ def _stage_seconds(metrics_path: pathlib.Path) -> float | None:
     return round(times[-1] - times[0], 1) if len(times) > 1 else None
 
 
-def export_bundle(run, out: str | pathlib.Path, dtype: str = "float16") -> pathlib.Path:
-    """Writes `run` (a genie.runs.TrainedRun whose three stages have finished) as a bundle in `out`."""
+def export_bundle(run, out: str | pathlib.Path, dtype: str = "float16", overwrite: bool = False) -> pathlib.Path:
+    """Writes `run` (a genie.runs.TrainedRun whose three stages have finished) as a bundle in `out`,
+    which must be new or empty unless `overwrite` (then it is replaced whole)."""
     unfinished = [name for name in STAGES if not run.complete.get(name)]
     if unfinished:
         raise CheckpointError(f"{run.workdir}: {', '.join(unfinished)} not finished; finish training with: "
@@ -96,9 +97,12 @@ def export_bundle(run, out: str | pathlib.Path, dtype: str = "float16") -> pathl
     if dtype not in ("float16", "float32"):
         raise ValueError(f"weights are stored as float16 or float32, not {dtype}")
     out = pathlib.Path(out)
-    if out.exists():
-        shutil.rmtree(out)  # a stale eval/ would describe other weights
-    out.mkdir(parents=True)
+    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds something; export to another --out, or replace it "
+                                  "whole with --overwrite")
+        shutil.rmtree(out) if out.is_dir() else out.unlink()  # a stale eval/ would describe other weights
+    out.mkdir(parents=True, exist_ok=True)
     flat = {f"{name}/{path}": value for name in STAGES for path, value in _flat(run.models[name]).items()}
     np.savez_compressed(out / WEIGHTS_FILE, **{key: _stored(value, dtype) for key, value in flat.items()})
     packed = {key: list(value.shape) for key, value in flat.items() if value.dtype == jnp.int8}

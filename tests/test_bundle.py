@@ -88,6 +88,17 @@ def test_only_finished_runs_are_exported(tiny_run, tmp_path):
     assert not (tmp_path / "world").exists()
 
 
+def test_export_never_replaces_what_is_there_unless_asked(exported, tmp_path):
+    run = exported[0]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export_bundle(run, mine)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert is_bundle(export_bundle(run, mine, overwrite=True)) and not (mine / "notes.txt").exists()
+
+
 def test_export_script_writes_an_evaluated_world_that_plays_with_its_action_map(tiny_run, tmp_path):
     out = tmp_path / "world"
     result = subprocess.run([sys.executable, "scripts/export_bundle.py", "--workdir", str(tiny_run), "--out", str(out)],

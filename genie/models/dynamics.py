@@ -26,7 +26,8 @@ class DynamicsModel(nnx.Module):
         self.pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (num_tokens, cfg.transformer.width)))
         self.action_embed = nnx.Embed(num_actions, cfg.transformer.width, rngs=rngs)
         shape = cfg.transformer
-        self.transformer = STTransformer(shape.width, shape.ffw, shape.heads, cfg.layers, rngs=rngs, ternary=shape.ternary)
+        self.transformer = STTransformer(shape.width, shape.ffw, shape.heads, cfg.layers, rngs=rngs,
+                                         ternary=shape.ternary)
         self.head = nnx.Linear(cfg.transformer.width, num_codes, rngs=rngs)
 
     def _embed(self, tokens_BTN, actions_BTm1):

@@ -72,7 +72,7 @@ def frozen_matmul(x: jax.Array, t_int8: jax.Array, gamma: jax.Array) -> jax.Arra
     batch = q.ndim - 1
     acc = jax.lax.dot_general(q.astype(jnp.int8), t_int8, (((batch,), (0,)), ((), ())),
                               preferred_element_type=jnp.int32)
-    return _rescale(acc.astype(x.dtype), s, gamma.astype(x.dtype), t_int8.ndim - 1)
+    return _rescale(acc.astype(jnp.float32), s.astype(jnp.float32), gamma, t_int8.ndim - 1).astype(x.dtype)
 
 
 class BitLinear(nnx.Linear):
