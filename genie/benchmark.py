@@ -150,8 +150,9 @@ def train(cfg: Config, steps: int = 5) -> dict:
 def play(cfg: Config, cycles: int = 2, uncached_frames: int = 3, min_seconds: float = 3.0,
          devices: int | None = None) -> dict:
     """Frames per second of playing a world at batch 1 (random weights: speed does not depend
-    on them; ternary layers frozen, as played), split over `devices` (None: as PlaySession chooses). Cached: PlaySession.step over whole
-    slides of the window past its end, so the periodic refill of the caches is counted;
+    on them; ternary layers frozen, as played), split over `devices` (None: as PlaySession
+    chooses). Cached: PlaySession.step over whole slides of the window past its end, so the
+    periodic refill of the caches is counted;
     uncached (every MaskGIT step reruns the whole window, as the public peers do), on one
     device, where its large products run faster than split: a fixed-shape window, the same
     cost at every frame. Each is timed over at least `cycles` slides (`uncached_frames` frames)
