@@ -18,6 +18,8 @@ from genie.play.session import PlaySession
 from genie.runs import load_run
 from tests.conftest import ROOT
 
+SHIPPED_TERNARY = SHIPPED.with_name("platformer-ternary")
+
 
 def _params(module):
     return {path: np.asarray(v.get_value()) for path, v in nnx.to_flat_state(nnx.state(module))}
@@ -127,13 +129,24 @@ def test_the_shipped_world_plays_with_no_arguments_and_fits_the_size_limit(tmp_p
     assert sum(round(ms / 125) for ms in shown_ms) == 4
 
 
-def test_the_shipped_worlds_own_held_out_evaluation_holds_the_default_recipes_targets():
-    metrics = json.loads((SHIPPED / "eval" / "metrics.json").read_text())
+@pytest.mark.parametrize("world", [SHIPPED, SHIPPED_TERNARY], ids=["float", "ternary"])
+def test_the_shipped_worlds_own_held_out_evaluations_hold_the_default_recipes_targets(world):
+    metrics = json.loads((world / "eval" / "metrics.json").read_text())
     meta, dynamics = metrics["meta"], metrics["dynamics"]
     assert meta["split"] == "test" and meta["clips"] >= 256 and all(meta["complete"].values())
-    assert meta["checkpoint_steps"] == {s: v["step"] for s, v in json.loads((SHIPPED / "world.json").read_text())[
+    assert meta["checkpoint_steps"] == {s: v["step"] for s, v in json.loads((world / "world.json").read_text())[
         "stages"].items()}, "the evaluation is of other weights than the shipped ones"
     assert metrics["tokenizer"]["psnr"] >= 30.0
     assert metrics["lam"]["nmi"] >= 0.5
     assert dynamics["delta_psnr_t4"] >= 1.0
-    assert dynamics["rollout_psnr"]["4"] > dynamics["copy_last_frame_psnr"]["4"]
+    assert all(dynamics["rollout_psnr"][t] > copy for t, copy in dynamics["copy_last_frame_psnr"].items())
+
+
+def test_the_ternary_world_packs_every_block_of_its_lam_and_dynamics_and_fits_in_1_5_mb():
+    assert (SHIPPED_TERNARY / WEIGHTS_FILE).stat().st_size <= 1_500_000
+    run = load_run(SHIPPED_TERNARY)
+    for name in ("lam", "dynamics"):
+        kernels = {path: v.get_value() for path, v in nnx.to_flat_state(nnx.state(run.models[name]))
+                   if "blocks" in map(str, path) and path[-1] == "kernel"}
+        assert kernels and all(k.dtype == np.int8 and set(np.unique(np.asarray(k))) <= {-1, 0, 1}
+                               for k in kernels.values()), name

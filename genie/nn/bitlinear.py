@@ -107,7 +107,3 @@ def freeze_ternary(module: nnx.Module) -> nnx.Module:
         if isinstance(layer, BitLinear):
             layer.freeze()
     return module
-
-
-def is_ternary(module: nnx.Module) -> bool:
-    return any(isinstance(layer, BitLinear) for _, layer in nnx.iter_graph(module))
