@@ -146,7 +146,5 @@ def test_the_ternary_world_packs_every_block_of_its_lam_and_dynamics_and_fits_in
     assert (SHIPPED_TERNARY / WEIGHTS_FILE).stat().st_size <= 1_500_000
     run = load_run(SHIPPED_TERNARY)
     for name in ("lam", "dynamics"):
-        kernels = {path: v.get_value() for path, v in nnx.to_flat_state(nnx.state(run.models[name]))
-                   if "blocks" in map(str, path) and path[-1] == "kernel"}
-        assert kernels and all(k.dtype == np.int8 and set(np.unique(np.asarray(k))) <= {-1, 0, 1}
-                               for k in kernels.values()), name
+        kernels = [k for path, k in _params(run.models[name]).items() if "blocks" in path and path[-1] == "kernel"]
+        assert kernels and all(k.dtype == np.int8 and set(np.unique(k)) <= {-1, 0, 1} for k in kernels), name
