@@ -83,11 +83,12 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
     from flax import nnx
 
     from genie.models import count_params
+    from genie.nn.compute import resolve
     from genie.train.optim import make_optimizer
     from genie.train.stages import make_stage
     from genie.train.trainer import jit_train_step
 
-    stage = make_stage(stage_name, cfg)
+    stage, compute = make_stage(stage_name, cfg), resolve(cfg.compute)
     if not count_params(stage.trainable):  # e.g. a pixel-code tokenizer: fitted, never trained
         return {"trainable_params": 0}
     optimizer = nnx.Optimizer(stage.trainable, make_optimizer(stage.optim), wrt=nnx.Param)
@@ -110,6 +111,7 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
     compile_s = time.perf_counter() - start
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
+    memory = _largest_batch(step_fn, compiled, (state, frozen_state, video, features, jnp.int32(0), key))
     state, metrics = compiled(state, frozen_state, video, features, jnp.int32(0), key)  # warm-up
     jax.block_until_ready(metrics)
     start = time.perf_counter()
@@ -123,10 +125,54 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
         "frames_per_s": round(b * t / step_s, 1),
         "compile_s": round(compile_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **_device_peak(),
+        **memory,
         "flops_per_step": float(cost.get("flops", 0.0)),
         "achieved_flop_per_s": round(float(cost.get("flops", 0.0)) / step_s, 1),
         "batch": [b, t, cfg.data.height, cfg.data.width],
+        "compute": {"precision": compute.dtype.name, "attention": compute.attention, "remat": compute.remat},
     }
+
+
+def _step_bytes(compiled) -> int:
+    """What one call of a compiled step holds at its peak: its inputs, outputs and temporaries."""
+    m = compiled.memory_analysis()
+    return m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes
+
+
+def _largest_batch(step_fn, compiled, args) -> dict:
+    """The step's memory at its batch B (from XLA's buffer assignment) and an estimate of the
+    largest batch one device holds: the step compiled again for 2B (abstractly: nothing runs)
+    gives the bytes per clip, what is left the fixed part (parameters, optimizer state)."""
+    import jax
+
+    state, frozen_state, video, features, step, key = args
+    b = video.shape[0]
+    double = lambda x: jax.ShapeDtypeStruct((2 * x.shape[0], *x.shape[1:]), x.dtype)
+    at_2b = step_fn.lower(state, frozen_state, double(video), jax.tree.map(double, features), step, key).compile()
+    at_b, per_clip = _step_bytes(compiled), (_step_bytes(at_2b) - _step_bytes(compiled)) / b
+    fixed = at_b - per_clip * b
+    limit = _device_memory_limit()
+    return {"step_memory_mb": round(at_b / 2 ** 20, 1), "memory_per_clip_mb": round(per_clip / 2 ** 20, 2),
+            "device_memory_mb": round(limit / 2 ** 20), "largest_batch_estimate": int((0.9 * limit - fixed) // per_clip)}
+
+
+def _device_memory_limit() -> int:
+    """Bytes one device may use: an accelerator's own memory, or this machine's RAM for a CPU."""
+    import os
+
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    return stats.get("bytes_limit") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _device_peak() -> dict:
+    """An accelerator's peak memory in use so far ({} on CPU, which keeps no such count)."""
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    return {"peak_device_memory_mb": round(stats["peak_bytes_in_use"] / 2 ** 20, 1)} if "peak_bytes_in_use" in stats else {}
 
 
 def train(cfg: Config, steps: int = 5) -> dict:

@@ -6,6 +6,10 @@ differs in any of them is refused with the list of differences, instead of faili
 shapes (or worse, loading weights into a model they were not trained for). The sha256 of every
 file of a checkpoint is kept beside it (`sha256/<step>.json`) and checked before it is read, so a
 flipped bit, a truncated or a deleted file is refused rather than loaded as other weights.
+
+Saves may be asynchronous: `save` returns once the arrays are copied, orbax writes them in the
+background into a temporary folder that it renames when complete (a save cut short is never
+read), and the checksums follow at the next save, `wait` or `close`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pathlib
 import shutil
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from flax import nnx
 
@@ -55,35 +60,50 @@ class CheckpointError(RuntimeError):
 
 
 class Checkpoints:
-    def __init__(self, directory: str | pathlib.Path, keep: int, signature: dict, defaults: dict | None = None):
+    def __init__(self, directory: str | pathlib.Path, keep: int, signature: dict, defaults: dict | None = None,
+                 async_save: bool = False):
         """`signature`: the config fields (JSON) that a checkpoint must match to be restored;
-        `defaults`: their default values, which a checkpoint made before a field existed had."""
+        `defaults`: their default values, which a checkpoint made before a field existed had;
+        `async_save`: `save` returns before the files are written."""
         self.directory = pathlib.Path(directory).absolute()
-        self.signature, self.defaults = signature, defaults or {}
+        self.signature, self.defaults, self.async_save = signature, defaults or {}, async_save
+        self.pending = None  # the step of a save that may still be writing
         self.manager = ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False),
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=async_save),
         )
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
     def save(self, step: int, model_state, optimizer_state, loader_state: dict, extra: dict | None = None) -> None:
+        self.wait()
+        if self.async_save:
+            # Copies of their own: the trainer donates the arrays it holds to its next step.
+            model_state, optimizer_state = jax.tree.map(jnp.copy, (model_state, optimizer_state))
         meta = {"step": step, "signature": self.signature, **(extra or {})}
         self.manager.save(step, args=ocp.args.Composite(
             model=ocp.args.StandardSave(model_state), optimizer=ocp.args.StandardSave(optimizer_state),
             loader=ocp.args.JsonSave(loader_state), meta=ocp.args.JsonSave(meta)), force=True)
+        self.pending = step
+        if not self.async_save:
+            self.wait()
+
+    def wait(self) -> None:
+        """Waits for the last save to be written, then writes its checksums."""
         self.manager.wait_until_finished()
-        if jax.process_index() == 0:  # every process's arrays are written once the save returns
-            sums = self.directory / SUMS
-            sums.mkdir(exist_ok=True)
-            partial = sums / f"{step}.json.partial"
-            partial.write_text(json.dumps(_digests(self.directory / str(step))))
-            partial.replace(sums / f"{step}.json")
-            kept = {str(s) for s in self.manager.all_steps()}
-            for old in sums.glob("*.json"):
-                if old.stem not in kept:
-                    old.unlink()
+        step, self.pending = self.pending, None
+        if step is None or jax.process_index() != 0:  # every process's arrays are written by now
+            return
+        sums = self.directory / SUMS
+        sums.mkdir(exist_ok=True)
+        partial = sums / f"{step}.json.partial"
+        partial.write_text(json.dumps(_digests(self.directory / str(step))))
+        partial.replace(sums / f"{step}.json")
+        kept = {str(s) for s in self.manager.all_steps()}
+        for old in sums.glob("*.json"):
+            if old.stem not in kept:
+                old.unlink()
 
     def damage(self, step: int) -> list[str]:
         """What is wrong with the files of `step`: missing, changed or added since it was saved
@@ -169,6 +189,7 @@ class Checkpoints:
         return nnx.from_flat_state(flat)
 
     def close(self) -> None:
+        self.wait()
         self.manager.close()
 
 

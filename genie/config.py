@@ -152,6 +152,23 @@ class SamplingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ComputeConfig:
+    """How the transformers compute, not what they learn: no checkpoint depends on it, so a run
+    trained one way is resumed, evaluated or played another (genie/nn/compute.py)."""
+
+    # bfloat16: the transformer blocks multiply in bfloat16 while parameters, optimizer state,
+    # norms' statistics, softmax, quantizers and losses stay float32; auto: bfloat16 on GPU and
+    # TPU, float32 on CPU (where bfloat16 runs slower).
+    precision: str = "auto"  # auto | float32 | bfloat16
+    # xla: XLA's own attention (on CPU the cached step is a hand-written product over a cache laid
+    # out for it); cudnn: cuDNN's fused attention (GPU, bfloat16); auto: cudnn where it can run.
+    attention: str = "auto"  # auto | xla | cudnn
+    # Recompute each block's activations in the backward pass instead of keeping them: less
+    # memory (larger batches), about a third more compute.
+    remat: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class OptimConfig:
     """One stage's optimisation: AdamW, warmup then a decay, gradient clipping."""
 
@@ -183,6 +200,8 @@ class TrainConfig:
     log_every: int = 20
     checkpoint_every: int = 200
     keep_checkpoints: int = 2
+    # Training goes on while a checkpoint is written (each still complete or absent, never partial).
+    async_checkpoints: bool = True
     sample_every: int = 500  # pictures of reconstructions and rollouts; 0 for none
     restart_dead_codes_every: int = 50  # VQ dead-code restart interval; 0 for never
     param_sharding: str = "replicate"  # replicate | fsdp (shard parameters over the data axis)
@@ -213,6 +232,7 @@ class Config:
     dynamics: DynamicsConfig = dataclasses.field(default_factory=DynamicsConfig)
     sampling: SamplingConfig = dataclasses.field(default_factory=SamplingConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
     @property
@@ -239,6 +259,7 @@ _LIMITS = {
                 "calibration_clips": (1, None)},
     DynamicsConfig: {"layers": (1, None), "mask_rate_min": (0.0, 1.0), "mask_rate_max": (0.0, 1.0)},
     SamplingConfig: {"maskgit_steps": (1, None), "temperature": (0.0, None), "choice_temperature": (0.0, None)},
+    ComputeConfig: {"precision": ("auto", "float32", "bfloat16"), "attention": ("auto", "xla", "cudnn")},
     OptimConfig: {"steps": (0, None), "batch_size": (1, None), "lr": (0.0, None), "warmup_steps": (0, None),
                   "schedule": ("cosine", "wsd", "constant"), "end_lr_fraction": (0.0, 1.0),
                   "decay_fraction": (0.0, 1.0), "b1": (0.0, 1.0), "b2": (0.0, 1.0), "weight_decay": (0.0, None),

@@ -92,3 +92,26 @@ def test_a_run_refuses_a_damaged_stage_then_falls_back_and_ends_as_if_undamaged(
         np.testing.assert_array_equal(np.asarray(value), trained[key])
     events = [json.loads(line) for line in (tmp_path / "tokenizer" / "metrics.jsonl").read_text().splitlines()]
     assert [e["step"] for e in events if e.get("event") == "start"] == [0, 2]
+
+
+def test_an_async_save_keeps_the_values_of_its_moment_and_is_checksummed_once_written(tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    w = jnp.arange(1 << 20, dtype=jnp.float32)
+    checkpoints = Checkpoints(tmp_path, 3, {"x": 1}, async_save=True)
+    checkpoints.save(1, {"w": w}, {"w": w}, {"position": 1})
+    # The trainer's next step takes the saved arrays' buffers at once (donation) and writes into them.
+    overwrite = jax.jit(lambda x: x * 0 - 1, donate_argnums=0)
+    assert float(overwrite(w)[0]) == -1
+    checkpoints.save(2, {"w": jnp.ones(1 << 20)}, {"w": jnp.ones(1 << 20)}, {"position": 2})  # waits for step 1
+    assert (tmp_path / "sha256" / "1.json").is_file()
+    checkpoints.close()  # waits for step 2
+    assert (tmp_path / "sha256" / "2.json").is_file()
+    again = Checkpoints(tmp_path, 3, {"x": 1})
+    target = {"w": jnp.zeros(1 << 20)}
+    model, optimizer, loader = again.restore(1, target, target)
+    np.testing.assert_array_equal(model["w"], np.arange(1 << 20, dtype=np.float32))
+    np.testing.assert_array_equal(optimizer["w"], np.arange(1 << 20, dtype=np.float32))
+    assert loader == {"position": 1} and not again.damage(1) and not again.damage(2)
+    again.close()

@@ -11,18 +11,23 @@ from genie.models.dynamics import DynamicsModel
 from genie.models.lam import LatentActionModel
 from genie.models.patch_tokenizer import PatchTokenizer
 from genie.models.tokenizer import VideoTokenizer
+from genie.nn.compute import resolve
 
 
 def build_models(cfg: Config, seed: int) -> dict[str, nnx.Module]:
     """The tokenizer, LAM and dynamics model of `cfg`, each initialised from its own stream of
-    `seed`, so that one model's kind or size does not change another's initial weights."""
+    `seed`, so that one model's kind or size does not change another's initial weights; they
+    compute as cfg.compute resolves on this backend."""
     rngs = {name: nnx.Rngs(jax.random.fold_in(jax.random.key(seed), i)) for i, name in enumerate(STAGES)}
     # Pixel codes make the tokenizer its k-means codebook of patches, with no transformer around it.
-    kind = PatchTokenizer if cfg.tokenizer.quantizer.kind == "pixel" else VideoTokenizer
-    tokenizer = kind(cfg.tokenizer, cfg.data, rngs=rngs["tokenizer"])
-    lam = LatentActionModel(cfg.lam, cfg.data, rngs=rngs["lam"])
+    compute = resolve(cfg.compute)
+    if cfg.tokenizer.quantizer.kind == "pixel":
+        tokenizer = PatchTokenizer(cfg.tokenizer, cfg.data, rngs=rngs["tokenizer"])
+    else:
+        tokenizer = VideoTokenizer(cfg.tokenizer, cfg.data, rngs=rngs["tokenizer"], compute=compute)
+    lam = LatentActionModel(cfg.lam, cfg.data, rngs=rngs["lam"], compute=compute)
     dynamics = DynamicsModel(cfg.dynamics, cfg.tokenizer.quantizer.num_codes, tokenizer.num_tokens, cfg.lam.num_actions,
-                             rngs=rngs["dynamics"])
+                             rngs=rngs["dynamics"], compute=compute)
     return {"tokenizer": tokenizer, "lam": lam, "dynamics": dynamics}
 
 

@@ -14,12 +14,14 @@ import optax
 from flax import nnx
 
 from genie.config import DynamicsConfig
+from genie.nn.compute import Compute
 from genie.nn.layers import Cache, STTransformer
 from genie.sample.maskgit import training_mask
 
 
 class DynamicsModel(nnx.Module):
-    def __init__(self, cfg: DynamicsConfig, num_codes: int, num_tokens: int, num_actions: int, *, rngs: nnx.Rngs):
+    def __init__(self, cfg: DynamicsConfig, num_codes: int, num_tokens: int, num_actions: int, *, rngs: nnx.Rngs,
+                 compute: Compute = Compute()):
         self.cfg, self.num_codes, self.num_actions = cfg, num_codes, num_actions
         self.mask_id = num_codes  # one extra embedding row for the mask token
         self.token_embed = nnx.Embed(num_codes + 1, cfg.transformer.width, rngs=rngs)
@@ -27,7 +29,7 @@ class DynamicsModel(nnx.Module):
         self.action_embed = nnx.Embed(num_actions, cfg.transformer.width, rngs=rngs)
         shape = cfg.transformer
         self.transformer = STTransformer(shape.width, shape.ffw, shape.heads, cfg.layers, rngs=rngs,
-                                         ternary=shape.ternary)
+                                         compute=compute, ternary=shape.ternary)
         self.head = nnx.Linear(cfg.transformer.width, num_codes, rngs=rngs)
 
     def _embed(self, tokens_BTN, actions_BTm1):

@@ -7,24 +7,25 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genie.config import DataConfig, TokenizerConfig
+from genie.nn.compute import Compute
 from genie.nn.layers import Cache, STTransformer, num_patches, patchify, unpatchify
 from genie.quantizers.build import quantizer_from_config
 
 
 class VideoTokenizer(nnx.Module):
-    def __init__(self, cfg: TokenizerConfig, data: DataConfig, *, rngs: nnx.Rngs):
+    def __init__(self, cfg: TokenizerConfig, data: DataConfig, *, rngs: nnx.Rngs, compute: Compute = Compute()):
         self.cfg, self.height, self.width = cfg, data.height, data.width
         p = cfg.patch_size
         self.num_tokens = num_patches(data.height, data.width, p, "tokenizer.patch_size")  # N
         patch_dim, t, q = p * p * 3, cfg.transformer, cfg.quantizer
         self.embed = nnx.Linear(patch_dim, t.width, rngs=rngs)
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, t.width)))
-        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs, ternary=t.ternary)
+        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs, compute=compute, ternary=t.ternary)
         self.to_code = nnx.Linear(t.width, q.code_dim, rngs=rngs)
         self.vq = quantizer_from_config("tokenizer", q, rngs)
         self.from_code = nnx.Linear(q.code_dim, t.width, rngs=rngs)
         self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, t.width)))
-        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs, ternary=t.ternary)
+        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs, compute=compute, ternary=t.ternary)
         self.to_pixels = nnx.Linear(t.width, patch_dim, rngs=rngs)
 
     def _encode_latents(self, video_BTHWC):

@@ -49,15 +49,19 @@ def bit_matmul(x: jax.Array, w: jax.Array) -> jax.Array:
 
 
 def _bit_matmul_fwd(x, w):
-    t, gamma = absmean(w)
-    q, s = absmax(x)
-    y = _rescale(jnp.tensordot(q, t, axes=1), s, gamma, w.ndim - 1)
-    return y, (q, s, t, gamma)
+    # Quantised in float32 whatever x's dtype; integers up to 128 and the trits are exact in
+    # bfloat16 too, and their products are summed in float32: exact in either compute dtype.
+    t, gamma = absmean(w.astype(jnp.float32))
+    q, s = absmax(x.astype(jnp.float32))
+    q, t = q.astype(x.dtype), t.astype(w.dtype)  # the residuals keep the inputs' dtypes
+    acc = jnp.tensordot(q, t.astype(x.dtype), axes=1, preferred_element_type=jnp.float32)
+    return _rescale(acc, s, gamma, w.ndim - 1).astype(x.dtype), (q, s, t, gamma)
 
 
 def _bit_matmul_bwd(residuals, dy):
     q, s, t, gamma = residuals
     batch, out = q.ndim - 1, t.ndim - 1
+    dy = dy.astype(jnp.float32)
     dx = jnp.tensordot(dy, t * gamma, axes=(tuple(range(batch, batch + out)), tuple(range(1, 1 + out))))
     dw = jnp.tensordot(q / s, dy, axes=(tuple(range(batch)), tuple(range(batch))))
     return dx.astype(q.dtype), dw.astype(t.dtype)
@@ -68,11 +72,11 @@ bit_matmul.defvjp(_bit_matmul_fwd, _bit_matmul_bwd)
 
 def frozen_matmul(x: jax.Array, t_int8: jax.Array, gamma: jax.Array) -> jax.Array:
     """bit_matmul with the ternary weights given: an int8 x int8 -> int32 product."""
-    q, s = absmax(x)
+    q, s = absmax(x.astype(jnp.float32))
     batch = q.ndim - 1
     acc = jax.lax.dot_general(q.astype(jnp.int8), t_int8, (((batch,), (0,)), ((), ())),
                               preferred_element_type=jnp.int32)
-    return _rescale(acc.astype(jnp.float32), s.astype(jnp.float32), gamma, t_int8.ndim - 1).astype(x.dtype)
+    return _rescale(acc.astype(jnp.float32), s, gamma, t_int8.ndim - 1).astype(x.dtype)
 
 
 class BitLinear(nnx.Linear):
@@ -87,7 +91,7 @@ class BitLinear(nnx.Linear):
         """x times `kernel`: this layer's kernel, possibly reshaped (the scale is one per matrix)."""
         if self.frozen:
             return frozen_matmul(x, kernel, self.scale[...])
-        return bit_matmul(*self.promote_dtype((x, kernel), dtype=self.dtype))
+        return bit_matmul(x.astype(self.dtype or x.dtype), kernel)  # quantised from the float32 weights
 
     def __call__(self, x: jax.Array) -> jax.Array:
         y = self.contract(x, self.kernel[...])

@@ -6,6 +6,9 @@ Temporal attention can run one new frame against cached keys/values of past fram
 cache holds the keys/values of `C` frame slots, each frame at its slot index as its RoPE
 position, so running the new frame at slot n against a cache of slots 0..n-1 computes exactly
 what a full causal pass over those n+1 frames computes for its last frame.
+
+`Compute` (genie/nn/compute.py) sets the blocks' compute dtype, their attention kernel and
+whether training recomputes their activations; the transformer takes and returns float32.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from flax import nnx
 from jax.sharding import PartitionSpec as P
 
 from genie.nn.bitlinear import BitLinear
+from genie.nn.compute import Compute
 
 Cache = list  # per layer: (keys_BNHCd, values_BNHCd) of the temporal attention
 
@@ -68,12 +72,14 @@ def rope(x_BSHd: jax.Array, positions_S: jax.Array) -> jax.Array:
 
 
 class Attention(nnx.Module):
-    """Multi-head self-attention with QK-norm; the caller decides the sequence axis and mask."""
+    """Multi-head self-attention with QK-norm; the caller decides the sequence axis and whether it
+    is causal."""
 
-    def __init__(self, width: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32, ternary: bool = False):
+    def __init__(self, width: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32, ternary: bool = False,
+                 implementation: str = "xla"):
         if width % heads:
             raise ValueError(f"width {width} is not divisible by {heads} heads")
-        self.heads, self.head_dim = heads, width // heads
+        self.heads, self.head_dim, self.implementation = heads, width // heads, implementation
         linear = BitLinear if ternary else nnx.Linear
         self.qkv = linear(width, 3 * width, use_bias=False, dtype=dtype, rngs=rngs)
         self.out = linear(width, width, dtype=dtype, rngs=rngs)
@@ -93,21 +99,51 @@ class Attention(nnx.Module):
         q, k, v = (qkv_BS3Hd[:, :, i] for i in range(3))
         return self.q_norm(q), self.k_norm(k), v
 
-    def attend(self, q_BSHd, k_BKHd, v_BKHd, mask=None):
-        y = jax.nn.dot_product_attention(q_BSHd, k_BKHd, v_BKHd, mask=mask)
+    def attend(self, q_BSHd, k_BKHd, v_BKHd, causal: bool = False):
+        y = jax.nn.dot_product_attention(q_BSHd, k_BKHd, v_BKHd, is_causal=causal,
+                                         implementation=self.implementation)
         b, s = y.shape[:2]
         return self.out(y.reshape(b, s, self.heads * self.head_dim))
+
+
+def step_attention(q_BNHd, k_BNHd, v_BNHd, cache_k_BNHCd, cache_v_BNHCd, slot):
+    """One query frame against cached slots < slot and itself: [B, N, H, d]. A hand-written
+    product over the cache as it lies (heads before slots), with float32 logits and softmax."""
+    scale = q_BNHd.shape[-1] ** -0.5
+    visible_C = jnp.arange(cache_k_BNHCd.shape[3]) < slot
+    past = jnp.einsum("bnhd,bnhcd->bnhc", q_BNHd, cache_k_BNHCd, preferred_element_type=jnp.float32) * scale
+    past = jnp.where(visible_C, past, -jnp.inf)
+    # The new frame attends to itself too.
+    itself = jnp.sum(q_BNHd.astype(jnp.float32) * k_BNHd, axis=-1, keepdims=True) * scale
+    weights = jax.nn.softmax(jnp.concatenate([past, itself], axis=-1), axis=-1)
+    y = (jnp.einsum("bnhc,bnhcd->bnhd", weights[..., :-1].astype(cache_v_BNHCd.dtype), cache_v_BNHCd,
+                    preferred_element_type=jnp.float32) + weights[..., -1:] * v_BNHd)
+    return y.astype(q_BNHd.dtype)
+
+
+def fused_step_attention(q_BNHd, k_BNHd, v_BNHd, cache_k_BNHCd, cache_v_BNHCd, slot, implementation: str):
+    """`step_attention` through jax.nn.dot_product_attention (a fused kernel such as cuDNN's):
+    each patch's keys are its C cached slots and the new frame, the slots >= slot masked."""
+    b, n, h, c, d = cache_k_BNHCd.shape
+    keys = lambda cache, new: jnp.concatenate(
+        [cache.transpose(0, 1, 3, 2, 4), new[:, :, None]], axis=2).reshape(b * n, c + 1, h, d)
+    visible = jnp.concatenate([jnp.arange(c) < slot, jnp.ones((1,), bool)])
+    y = jax.nn.dot_product_attention(q_BNHd.reshape(b * n, 1, h, d), keys(cache_k_BNHCd, k_BNHd),
+                                     keys(cache_v_BNHCd, v_BNHd), mask=visible[None, None, None],
+                                     implementation=implementation)
+    return y.reshape(b, n, h, d)
 
 
 class STBlock(nnx.Module):
     """Pre-norm: spatial attention, causal temporal attention, feed-forward. `ternary`: their
     linear layers are BitLinear (genie/nn/bitlinear.py); the norms stay in full precision."""
 
-    def __init__(self, width: int, ffw: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32, ternary: bool = False):
+    def __init__(self, width: int, ffw: int, heads: int, *, rngs: nnx.Rngs, dtype=jnp.float32, ternary: bool = False,
+                 attention: str = "xla"):
         self.spatial_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
-        self.spatial = Attention(width, heads, rngs=rngs, dtype=dtype, ternary=ternary)
+        self.spatial = Attention(width, heads, rngs=rngs, dtype=dtype, ternary=ternary, implementation=attention)
         self.temporal_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
-        self.temporal = Attention(width, heads, rngs=rngs, dtype=dtype, ternary=ternary)
+        self.temporal = Attention(width, heads, rngs=rngs, dtype=dtype, ternary=ternary, implementation=attention)
         self.ffw_norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
         linear = BitLinear if ternary else nnx.Linear
         self.ffw_in = linear(width, ffw, dtype=dtype, rngs=rngs)
@@ -133,8 +169,7 @@ class STBlock(nnx.Module):
         b, t, n, d = x_BTND.shape
         x_BTND = self._spatial(x_BTND)
         q, k, v = self._temporal_qkv(x_BTND, jnp.arange(t))
-        causal_TT = jnp.tril(jnp.ones((t, t), bool))
-        y = self.temporal.attend(q, k, v, mask=causal_TT[None, None])
+        y = self.temporal.attend(q, k, v, causal=True)
         x_BTND = x_BTND + y.reshape(b, n, t, d).transpose(0, 2, 1, 3)
         # Heads before slots: the layout in which a step's attention reads the cache without
         # transposing it (a copy of the whole cache at each of the S MaskGIT steps).
@@ -145,47 +180,47 @@ class STBlock(nnx.Module):
         """One new frame at slot `slot` (traced int) against cached slots < slot."""
         b, n, d = x_BND.shape
         x_B1ND = self._spatial(x_BND[:, None])
-        q, k, v = (a.reshape(b, n, 1, *a.shape[2:]).transpose(0, 1, 3, 2, 4)  # [B, N, H, 1, d]
-                   for a in self._temporal_qkv(x_B1ND, jnp.full((1,), slot)))
-        cache_k, cache_v = cache_kv
-        scale = q.shape[-1] ** -0.5
-        visible_C = jnp.arange(cache_k.shape[3]) < slot
-        past = jnp.where(visible_C, jnp.einsum("bnhqd,bnhcd->bnhqc", q, cache_k) * scale, -jnp.inf)
-        itself = jnp.sum(q * k, axis=-1, keepdims=True) * scale  # the new frame attends to itself too
-        weights = jax.nn.softmax(jnp.concatenate([past, itself], axis=-1), axis=-1)
-        y = jnp.einsum("bnhqc,bnhcd->bnhqd", weights[..., :-1], cache_v) + weights[..., -1:] * v
-        y = self.temporal.out(y.transpose(0, 3, 1, 2, 4).reshape(b, n, d))
-        return self._ffw(x_B1ND + y[:, None])[:, 0], (k, v)
+        q, k, v = (a.reshape(b, n, *a.shape[2:]) for a in self._temporal_qkv(x_B1ND, jnp.full((1,), slot)))
+        if self.temporal.implementation == "xla":
+            y = step_attention(q, k, v, *cache_kv, slot)
+        else:
+            y = fused_step_attention(q, k, v, *cache_kv, slot, self.temporal.implementation)
+        y = self.temporal.out(y.reshape(b, n, d))
+        return self._ffw(x_B1ND + y[:, None])[:, 0], (k[:, :, :, None], v[:, :, :, None])  # [B, N, H, 1, d]
 
 
 class STTransformer(nnx.Module):
-    """A stack of ST blocks with a final norm; causal in time."""
+    """A stack of ST blocks with a final norm; causal in time. Takes and returns float32; its
+    blocks compute in `compute.dtype` (their caches too)."""
 
-    def __init__(self, width: int, ffw: int, heads: int, layers: int, *, rngs: nnx.Rngs, dtype=jnp.float32,
-                 ternary: bool = False):
-        self.blocks = nnx.List([STBlock(width, ffw, heads, rngs=rngs, dtype=dtype, ternary=ternary)
-                                for _ in range(layers)])
-        self.norm = nnx.RMSNorm(width, dtype=dtype, rngs=rngs)
+    def __init__(self, width: int, ffw: int, heads: int, layers: int, *, rngs: nnx.Rngs,
+                 compute: Compute = Compute(), ternary: bool = False):
+        self.dtype, self.remat = compute.dtype, compute.remat
+        self.blocks = nnx.List([STBlock(width, ffw, heads, rngs=rngs, dtype=compute.dtype, ternary=ternary,
+                                        attention=compute.attention) for _ in range(layers)])
+        self.norm = nnx.RMSNorm(width, rngs=rngs)
 
     def __call__(self, x_BTND):
         return self.prefill(x_BTND)[0]
 
     def prefill(self, x_BTND) -> tuple[jax.Array, Cache]:
         """Full causal pass over T frames; returns the output and a cache of T slots."""
-        cache = []
+        # Under remat a block's activations are recomputed in the backward pass, not kept.
+        run = nnx.remat(lambda block, x: block(x)) if self.remat else (lambda block, x: block(x))
+        x_BTND, cache = x_BTND.astype(self.dtype), []
         for block in self.blocks:
-            x_BTND, kv = block(x_BTND)
+            x_BTND, kv = run(block, x_BTND)
             cache.append(kv)
-        return self.norm(x_BTND), cache
+        return self.norm(x_BTND.astype(jnp.float32)), cache
 
     def step(self, x_BND, cache: Cache, slot) -> tuple[jax.Array, Cache]:
         """Runs one new frame at `slot` against the cache; returns its output and its own
         keys/values (one slot per layer), which `write_slot` can add to the cache."""
-        new = []
+        x_BND, new = x_BND.astype(self.dtype), []
         for block, kv in zip(self.blocks, cache):
             x_BND, frame_kv = block.step(x_BND, kv, slot)
             new.append(frame_kv)
-        return self.norm(x_BND), new
+        return self.norm(x_BND.astype(jnp.float32)), new
 
 
 def write_slot(cache: Cache, frame_kv: Cache, slot) -> Cache:

@@ -130,7 +130,7 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
         raise ValueError(f"train.{stage.name}.batch_size={ocfg.batch_size} does not split over "
                          f"{jax.device_count()} devices")
     checkpoints = Checkpoints(stage_dir / "checkpoints", tcfg.keep_checkpoints, stage.signature,
-                              stage_signature(stage.name, Config()))
+                              stage_signature(stage.name, Config()), async_save=tcfg.async_checkpoints)
     latest = checkpoints.latest_step()
     key = jax.random.key(cfg.seed + STAGE_SEEDS[stage.name])
     init_report = None
@@ -234,6 +234,7 @@ def train_stage(stage: Stage, cfg: Config, workdir: pathlib.Path, data_dir: path
         fingerprint = parameter_fingerprint(stage.trainable)
         print(f"{stage.name}: done at step {step}, parameter fingerprint {fingerprint} "
               f"(process {jax.process_index()})", flush=True)
+        checkpoints.wait()  # complete only once its last checkpoint is written
         if jax.process_index() == 0:
             (stage_dir / COMPLETE).write_text(f"{step}\n")
     finally:

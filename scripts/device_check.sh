@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The accelerator check: on one GPU, in about 8 minutes, runs the tests that exercise the GPU
+# paths (precision, cuDNN attention, remat, cached play), times the train steps at the `bench`
+# and Genie (`genie_shapes`) shapes in float32 and bfloat16, with and without remat, and cached
+# against uncached play, and writes everything as one JSON file.
+#
+#     pip install -e ".[dev,cuda]"      # JAX with its CUDA libraries
+#     bash scripts/device_check.sh [out.json]
+#
+# Each part has its own time limit, so that one slow part cannot take the rest's time; a part
+# that fails or runs out of time is recorded as such, and the others still run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-device_check.json}
+parts=$(mktemp -d)
+export XLA_PYTHON_CLIENT_PREALLOCATE=false  # peak memory as used, not as reserved
+
+python - <<'EOF' > "$parts/device.json"
+import json, jax
+print(json.dumps({"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+                  "jax": jax.__version__}))
+EOF
+
+timeout 100 python -m pytest -q -n 0 -p no:cacheprovider tests/test_compute.py tests/test_layers.py \
+  tests/test_dynamics.py tests/test_rollout.py tests/test_session.py > "$parts/tests.log" 2>&1
+echo "{\"exit_code\": $?, \"summary\": $(tail -n 1 "$parts/tests.log" | python -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" \
+  > "$parts/tests.json"
+
+run() {  # run NAME SECONDS ARGS...: one benchmark into $parts/NAME.json, or a record of its failure
+  local name=$1 seconds=$2
+  shift 2
+  if ! timeout "$seconds" python scripts/benchmark.py "$@" --json "$parts/$name.json" > "$parts/$name.log" 2>&1; then
+    echo "{\"failed\": $(tail -c 1500 "$parts/$name.log" | python -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}" \
+      > "$parts/$name.json"
+  fi
+}
+
+for precision in float32 bfloat16; do
+  for remat in False True; do
+    run "train_bench_${precision}_remat${remat}" 45 train --config configs/bench.py --steps 10 \
+      "--config.compute.precision=$precision" "--config.compute.remat=$remat"
+  done
+done
+# Genie's shapes at the paper's batch sizes would not fit a CPU; here each stage is timed at 8 clips.
+for precision in float32 bfloat16; do
+  run "train_genie_${precision}" 60 train --config configs/genie_shapes.py --steps 5 \
+    "--config.compute.precision=$precision" --config.compute.remat=True \
+    --config.train.tokenizer.batch_size=8 --config.train.lam.batch_size=8 --config.train.dynamics.batch_size=8
+done
+run play_bench 35 play --config configs/bench.py --seconds 5
+run play_genie 45 play --config configs/genie_shapes.py --seconds 5
+
+python - "$parts" "$out" <<'EOF'
+import json, pathlib, sys
+parts, out = pathlib.Path(sys.argv[1]), sys.argv[2]
+report = {p.stem: json.loads(p.read_text()) for p in sorted(parts.glob("*.json"))}
+pathlib.Path(out).write_text(json.dumps(report, indent=1) + "\n")
+print(f"wrote {out}: " + ", ".join(f"{k}{' (failed)' if isinstance(v, dict) and 'failed' in v else ''}"
+                                   for k, v in report.items()))
+EOF
