@@ -88,7 +88,7 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
     from genie.train.stages import make_stage
     from genie.train.trainer import jit_train_step
 
-    stage, compute = make_stage(stage_name, cfg), resolve(cfg.compute)
+    stage, how = make_stage(stage_name, cfg), resolve(cfg.compute)
     if not count_params(stage.trainable):  # e.g. a pixel-code tokenizer: fitted, never trained
         return {"trainable_params": 0}
     optimizer = nnx.Optimizer(stage.trainable, make_optimizer(stage.optim), wrt=nnx.Param)
@@ -130,7 +130,7 @@ def _train_stage_speed(cfg: Config, stage_name: str, steps: int) -> dict:
         "flops_per_step": float(cost.get("flops", 0.0)),
         "achieved_flop_per_s": round(float(cost.get("flops", 0.0)) / step_s, 1),
         "batch": [b, t, cfg.data.height, cfg.data.width],
-        "compute": {"precision": compute.dtype.name, "attention": compute.attention, "remat": compute.remat},
+        "compute": {"precision": how.dtype.name, "attention": how.attention, "remat": how.remat},
     }
 
 
@@ -154,7 +154,8 @@ def _largest_batch(step_fn, compiled, args) -> dict:
     fixed = at_b - per_clip * b
     limit = _device_memory_limit()
     return {"step_memory_mb": round(at_b / 2 ** 20, 1), "memory_per_clip_mb": round(per_clip / 2 ** 20, 2),
-            "device_memory_mb": round(limit / 2 ** 20), "largest_batch_estimate": int((0.9 * limit - fixed) // per_clip)}
+            "device_memory_mb": round(limit / 2 ** 20),
+            "largest_batch_estimate": int((0.9 * limit - fixed) // per_clip)}  # leaving a tenth free
 
 
 def _device_memory_limit() -> int:
@@ -172,7 +173,9 @@ def _device_peak() -> dict:
     import jax
 
     stats = jax.devices()[0].memory_stats() or {}
-    return {"peak_device_memory_mb": round(stats["peak_bytes_in_use"] / 2 ** 20, 1)} if "peak_bytes_in_use" in stats else {}
+    if "peak_bytes_in_use" not in stats:
+        return {}
+    return {"peak_device_memory_mb": round(stats["peak_bytes_in_use"] / 2 ** 20, 1)}
 
 
 def train(cfg: Config, steps: int = 5) -> dict:

@@ -164,7 +164,8 @@ class ComputeConfig:
     # out for it); cudnn: cuDNN's fused attention (GPU, bfloat16); auto: cudnn where it can run.
     attention: str = "auto"  # auto | xla | cudnn
     # Recompute each block's activations in the backward pass instead of keeping them: less
-    # memory (larger batches), about a third more compute.
+    # memory (larger batches), about a third more compute. On CPU XLA's default scheduler keeps
+    # the recomputed activations as long as saved ones, so it saves nothing there (docs/record.md).
     remat: bool = False
 
 

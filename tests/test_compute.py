@@ -79,8 +79,8 @@ def test_remat_changes_neither_the_loss_nor_the_gradients():
 
 
 def test_a_bfloat16_dynamics_trains_like_a_float32_one(tiny_cfg):
-    """Measured: masked-token accuracy after 200 steps 1.00 in both; losses at steps 0, 50, 100, 150
-    4.752, 2.055, 0.541, 0.073 (float32) and 4.752, 2.056, 0.529, 0.064 (bfloat16)."""
+    """Measured: masked-token accuracy after 120 steps 0.98 (float32) and 0.99 (bfloat16); losses at
+    steps 0, 40, 80 4.752, 2.385, 1.055 and 4.752, 2.385, 1.068 (200 steps: 1.00 in both)."""
     first = jax.random.randint(jax.random.key(3), (4, 1, 16), 0, tiny_cfg.tokenizer.quantizer.num_codes)
     actions = jax.random.randint(jax.random.key(4), (4, 7), 0, tiny_cfg.lam.num_actions)
     frames = [first[:, 0]]
@@ -91,11 +91,11 @@ def test_a_bfloat16_dynamics_trains_like_a_float32_one(tiny_cfg):
     for precision in ("float32", "bfloat16"):
         _, _, dynamics = make_models(override(tiny_cfg, {"compute.precision": precision}))
         history = fit(dynamics, lambda m, step: m.loss(tokens, actions, jax.random.fold_in(jax.random.key(5), step)),
-                      steps=200)
+                      steps=120)
         curves[precision] = np.array([[h["loss"], h["token_accuracy"]] for h in history])
     f32, bf16 = curves["float32"], curves["bfloat16"]
-    print(f"accuracy after 200 steps: float32 {f32[-1, 1]:.2f}, bfloat16 {bf16[-1, 1]:.2f}; losses at every "
-          f"50th step {f32[::50, 0].round(3)} vs {bf16[::50, 0].round(3)}")
+    print(f"accuracy after 120 steps: float32 {f32[-1, 1]:.2f}, bfloat16 {bf16[-1, 1]:.2f}; losses at every "
+          f"40th step {f32[::40, 0].round(3)} vs {bf16[::40, 0].round(3)}")
     np.testing.assert_allclose(bf16[0, 0], f32[0, 0], rtol=0.02)  # the same start
     assert bf16[-1, 1] > 0.8 and abs(bf16[-1, 1] - f32[-1, 1]) < 0.1
     # The smoothed curves stay within 20% of each other (bfloat16 rounds each product; the paths differ).

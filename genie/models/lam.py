@@ -38,7 +38,8 @@ class LatentActionModel(nnx.Module):
         self.action_token = nnx.Param(0.02 * jax.random.normal(rngs.params(), (t.width,)))
         if cfg.motion_radius:
             self.embed_motion = nnx.Linear(num_shifts(cfg.motion_radius), t.width, rngs=rngs)
-        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs, compute=compute, ternary=t.ternary)
+        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs, compute=compute,
+                                     ternary=t.ternary)
         self.to_action = nnx.Linear(t.width, q.code_dim, rngs=rngs)
         self.vq = quantizer_from_config("lam", q, rngs)
         if q.kind == "fsq":
@@ -50,7 +51,8 @@ class LatentActionModel(nnx.Module):
         self.dec_embed = nnx.Linear(dp * dp * 3, t.width, rngs=rngs)
         self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (m, t.width)))
         self.action_embed = nnx.Linear(q.code_dim, t.width, rngs=rngs)
-        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs, compute=compute, ternary=t.ternary)
+        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs, compute=compute,
+                                     ternary=t.ternary)
         zeros = nnx.initializers.zeros_init()
         residual = cfg.shift_radius
         self.to_pixels = nnx.Linear(t.width, dp * dp * 3, rngs=rngs, **({"kernel_init": zeros} if residual else {}))

@@ -20,12 +20,14 @@ class VideoTokenizer(nnx.Module):
         patch_dim, t, q = p * p * 3, cfg.transformer, cfg.quantizer
         self.embed = nnx.Linear(patch_dim, t.width, rngs=rngs)
         self.enc_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, t.width)))
-        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs, compute=compute, ternary=t.ternary)
+        self.encoder = STTransformer(t.width, t.ffw, t.heads, cfg.encoder_layers, rngs=rngs, compute=compute,
+                                     ternary=t.ternary)
         self.to_code = nnx.Linear(t.width, q.code_dim, rngs=rngs)
         self.vq = quantizer_from_config("tokenizer", q, rngs)
         self.from_code = nnx.Linear(q.code_dim, t.width, rngs=rngs)
         self.dec_pos = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.num_tokens, t.width)))
-        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs, compute=compute, ternary=t.ternary)
+        self.decoder = STTransformer(t.width, t.ffw, t.heads, cfg.decoder_layers, rngs=rngs, compute=compute,
+                                     ternary=t.ternary)
         self.to_pixels = nnx.Linear(t.width, patch_dim, rngs=rngs)
 
     def _encode_latents(self, video_BTHWC):
