@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pathlib
 import resource
 import tempfile
@@ -150,29 +151,26 @@ def _largest_batch(step_fn, compiled, args) -> dict:
     b = video.shape[0]
     double = lambda x: jax.ShapeDtypeStruct((2 * x.shape[0], *x.shape[1:]), x.dtype)
     at_2b = step_fn.lower(state, frozen_state, double(video), jax.tree.map(double, features), step, key).compile()
-    at_b, per_clip = _step_bytes(compiled), (_step_bytes(at_2b) - _step_bytes(compiled)) / b
+    at_b = _step_bytes(compiled)
+    per_clip = (_step_bytes(at_2b) - at_b) / b
     fixed = at_b - per_clip * b
-    limit = _device_memory_limit()
+    # An accelerator's own memory, or this machine's RAM for a CPU.
+    limit = _memory_stats().get("bytes_limit") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return {"step_memory_mb": round(at_b / 2 ** 20, 1), "memory_per_clip_mb": round(per_clip / 2 ** 20, 2),
             "device_memory_mb": round(limit / 2 ** 20),
             "largest_batch_estimate": int((0.9 * limit - fixed) // per_clip)}  # leaving a tenth free
 
 
-def _device_memory_limit() -> int:
-    """Bytes one device may use: an accelerator's own memory, or this machine's RAM for a CPU."""
-    import os
-
+def _memory_stats() -> dict:
+    """The first device's memory counters ({} on CPU, which keeps none)."""
     import jax
 
-    stats = jax.devices()[0].memory_stats() or {}
-    return stats.get("bytes_limit") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return jax.devices()[0].memory_stats() or {}
 
 
 def _device_peak() -> dict:
-    """An accelerator's peak memory in use so far ({} on CPU, which keeps no such count)."""
-    import jax
-
-    stats = jax.devices()[0].memory_stats() or {}
+    """An accelerator's peak memory in use so far ({} on CPU)."""
+    stats = _memory_stats()
     if "peak_bytes_in_use" not in stats:
         return {}
     return {"peak_device_memory_mb": round(stats["peak_bytes_in_use"] / 2 ** 20, 1)}

@@ -46,6 +46,20 @@ def make_models(cfg, seed=0):
     return models["tokenizer"], models["lam"], models["dynamics"]
 
 
+def shifted_tokens(cfg):
+    """Token clips with structure to learn: 4 clips of 8 frames of 16 tokens, each frame the one
+    before rolled by its action + 1. Returns (tokens_BTN, actions_BTm1)."""
+    import jax
+    import jax.numpy as jnp
+
+    first = jax.random.randint(jax.random.key(3), (4, 1, 16), 0, cfg.tokenizer.quantizer.num_codes)
+    actions = jax.random.randint(jax.random.key(4), (4, 7), 0, cfg.lam.num_actions)
+    frames = [first[:, 0]]
+    for t in range(7):
+        frames.append(jax.vmap(jnp.roll)(frames[-1], actions[:, t] + 1))
+    return jnp.stack(frames, axis=1), actions
+
+
 def fit(model, loss_fn, steps, lr=3e-3):
     """Adam on loss_fn(model, step) -> (loss, metrics); returns the metrics of every step."""
     import jax

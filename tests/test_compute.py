@@ -9,7 +9,7 @@ from flax import nnx
 from genie.config import ComputeConfig, ConfigError, override
 from genie.nn.compute import Compute, resolve
 from genie.nn.layers import STTransformer, fused_step_attention, step_attention
-from tests.conftest import fit, make_models
+from tests.conftest import fit, make_models, shifted_tokens
 
 
 def test_auto_resolves_by_backend_and_refuses_what_cannot_run():
@@ -81,12 +81,7 @@ def test_remat_changes_neither_the_loss_nor_the_gradients():
 def test_a_bfloat16_dynamics_trains_like_a_float32_one(tiny_cfg):
     """Measured: masked-token accuracy after 120 steps 0.98 (float32) and 0.99 (bfloat16); losses at
     steps 0, 40, 80 4.752, 2.385, 1.055 and 4.752, 2.385, 1.068 (200 steps: 1.00 in both)."""
-    first = jax.random.randint(jax.random.key(3), (4, 1, 16), 0, tiny_cfg.tokenizer.quantizer.num_codes)
-    actions = jax.random.randint(jax.random.key(4), (4, 7), 0, tiny_cfg.lam.num_actions)
-    frames = [first[:, 0]]
-    for t in range(7):  # each frame is the previous one shifted by its action
-        frames.append(jax.vmap(jnp.roll)(frames[-1], actions[:, t] + 1))
-    tokens = jnp.stack(frames, axis=1)
+    tokens, actions = shifted_tokens(tiny_cfg)
     curves = {}
     for precision in ("float32", "bfloat16"):
         _, _, dynamics = make_models(override(tiny_cfg, {"compute.precision": precision}))

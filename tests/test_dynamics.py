@@ -6,7 +6,7 @@ from flax import nnx
 
 from genie.config import override
 from genie.sample import maskgit
-from tests.conftest import fit, make_models
+from tests.conftest import fit, make_models, shifted_tokens
 
 
 def _tokens_actions(cfg, key, t=None, b=2):
@@ -78,13 +78,7 @@ def test_loss_only_counts_masked_tokens_and_overfits_one_batch(tiny_cfg, ternary
     """Measured: masked-token accuracy 0.01 (chance 1/64) at the start, after 300 steps 1.00
     (float) and 0.92 (ternary: genie/nn/bitlinear.py)."""
     _, _, dynamics = make_models(override(tiny_cfg, {"dynamics.transformer.ternary": ternary}))
-    # Tokens with structure to learn: each frame is the previous one shifted by its action.
-    first = jax.random.randint(jax.random.key(3), (4, 1, 16), 0, tiny_cfg.tokenizer.quantizer.num_codes)
-    actions = jax.random.randint(jax.random.key(4), (4, 7), 0, tiny_cfg.lam.num_actions)
-    frames = [first[:, 0]]
-    for t in range(7):
-        frames.append(jax.vmap(jnp.roll)(frames[-1], actions[:, t] + 1))
-    tokens = jnp.stack(frames, axis=1)
+    tokens, actions = shifted_tokens(tiny_cfg)
     history = fit(dynamics, lambda m, step: m.loss(tokens, actions, jax.random.fold_in(jax.random.key(5), step)),
                   steps=300)
     start, end = history[0]["token_accuracy"], history[-1]["token_accuracy"]

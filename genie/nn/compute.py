@@ -24,10 +24,9 @@ def resolve(cfg: ComputeConfig, backend: str | None = None) -> Compute:
     accelerator = backend in ("gpu", "cuda", "rocm", "tpu")
     precision = cfg.precision if cfg.precision != "auto" else ("bfloat16" if accelerator else "float32")
     # cuDNN's fused attention runs on NVIDIA GPUs, in 16-bit floats only.
-    attention = cfg.attention
-    if attention == "auto":
-        attention = "cudnn" if backend in ("gpu", "cuda") and precision == "bfloat16" else "xla"
-    if attention == "cudnn" and (backend not in ("gpu", "cuda") or precision != "bfloat16"):
+    cudnn_runs = backend in ("gpu", "cuda") and precision == "bfloat16"
+    attention = cfg.attention if cfg.attention != "auto" else ("cudnn" if cudnn_runs else "xla")
+    if attention == "cudnn" and not cudnn_runs:
         raise ConfigError(f"compute.attention='cudnn' runs on an NVIDIA GPU in bfloat16; here the backend is "
                           f"{backend} and compute.precision resolves to {precision}. Use compute.attention=auto")
     return Compute(jnp.dtype(precision), attention, cfg.remat)

@@ -105,6 +105,15 @@ class Attention(nnx.Module):
         b, s = y.shape[:2]
         return self.out(y.reshape(b, s, self.heads * self.head_dim))
 
+    def attend_cached(self, q_BNHd, k_BNHd, v_BNHd, cache_kv, slot):
+        """One new frame's queries against cached slots < slot and itself (see step_attention)."""
+        if self.implementation == "xla":
+            y = step_attention(q_BNHd, k_BNHd, v_BNHd, *cache_kv, slot)
+        else:
+            y = fused_step_attention(q_BNHd, k_BNHd, v_BNHd, *cache_kv, slot, self.implementation)
+        b, n = y.shape[:2]
+        return self.out(y.reshape(b, n, self.heads * self.head_dim))
+
 
 def step_attention(q_BNHd, k_BNHd, v_BNHd, cache_k_BNHCd, cache_v_BNHCd, slot):
     """One query frame against cached slots < slot and itself: [B, N, H, d]. A hand-written
@@ -178,14 +187,10 @@ class STBlock(nnx.Module):
 
     def step(self, x_BND, cache_kv, slot):
         """One new frame at slot `slot` (traced int) against cached slots < slot."""
-        b, n, d = x_BND.shape
+        b, n, _ = x_BND.shape
         x_B1ND = self._spatial(x_BND[:, None])
         q, k, v = (a.reshape(b, n, *a.shape[2:]) for a in self._temporal_qkv(x_B1ND, jnp.full((1,), slot)))
-        if self.temporal.implementation == "xla":
-            y = step_attention(q, k, v, *cache_kv, slot)
-        else:
-            y = fused_step_attention(q, k, v, *cache_kv, slot, self.temporal.implementation)
-        y = self.temporal.out(y.reshape(b, n, d))
+        y = self.temporal.attend_cached(q, k, v, cache_kv, slot)
         return self._ffw(x_B1ND + y[:, None])[:, 0], (k[:, :, :, None], v[:, :, :, None])  # [B, N, H, 1, d]
 
 
