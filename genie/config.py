@@ -40,6 +40,30 @@ class PlatformerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ProcgenConfig:
+    """Procgen games (the "procgen" data source, genie/data/sources/procgen/): which game, and the
+    policy that plays it. Frames are the games' own 64x64, resized where data.height/width differ."""
+
+    game: str = "coinrun"  # any Procgen game by name
+    distribution_mode: str = "hard"  # easy | hard: Genie's CoinRun is hard
+    # random: each action drawn at random and held for action_repeat steps (Genie's random agent);
+    # explorer: the same draws, but a life lost is undone by going back `backtrack` steps (the
+    # game's state restored) and drawing again, so episodes reach their levels' ends.
+    policy: str = "random"  # random | explorer
+    action_repeat: tuple[int, int] = (1, 1)  # (shortest, longest) hold of a drawn action, in steps
+    # Actions drawn with probability `favour` (by name, e.g. ("RIGHT", "RIGHT+UP")); the rest of the
+    # time any action, uniformly. Empty: always uniformly.
+    favoured_actions: tuple[str, ...] = ()
+    favour: float = 0.0
+    backtrack: int = 24  # explorer: steps undone after a life is lost
+    max_backtracks: int = 200  # explorer: lives given back per episode before a loss is kept
+    max_episode_steps: int = 1000  # CoinRun's own time limit
+    # Clips taken from one episode (non-overlapping, at random places along it); None: every
+    # clip the episode holds (Genie: 1,000 steps a level). Fewer clips a level, more levels.
+    clips_per_episode: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """The clips: where they come from, their size, the on-disk dataset and loading."""
 
@@ -228,6 +252,7 @@ class Config:
     seed: int = 0
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     platformer: PlatformerConfig = dataclasses.field(default_factory=PlatformerConfig)
+    procgen: ProcgenConfig = dataclasses.field(default_factory=ProcgenConfig)
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     lam: LAMConfig = dataclasses.field(default_factory=LAMConfig)
     dynamics: DynamicsConfig = dataclasses.field(default_factory=DynamicsConfig)
@@ -247,6 +272,9 @@ _LIMITS = {
     PlatformerConfig: {"tiles_per_view": (1, None), "level_height": (1, None), "min_level_length": (1, None),
                        "max_level_length": (1, None), "max_episode_steps": (1, None), "friction": (0.0, 1.0),
                        "style": ("detailed", "flat"), "envs_per_worker": (1, None)},
+    ProcgenConfig: {"distribution_mode": ("easy", "hard"), "policy": ("random", "explorer"), "favour": (0.0, 1.0),
+                    "backtrack": (1, None), "max_backtracks": (0, None), "max_episode_steps": (2, None),
+                    "clips_per_episode": (1, None)},
     DataConfig: {"height": (1, 4096), "width": (1, 4096), "clip_length": (2, None), "train_clips": (1, None),
                  "val_clips": (0, None), "test_clips": (0, None), "clips_per_shard": (1, None), "workers": (1, 1024)},
     TransformerConfig: {"width": (1, None), "ffw": (1, None), "heads": (1, None)},
@@ -310,6 +338,12 @@ def validate(cfg: Config) -> Config:
         (1 <= cfg.platformer.action_repeat[0] <= cfg.platformer.action_repeat[1],
          f"platformer.action_repeat={cfg.platformer.action_repeat}: (shortest, longest) hold, "
          "1 <= shortest <= longest"),
+        (1 <= cfg.procgen.action_repeat[0] <= cfg.procgen.action_repeat[1],
+         f"procgen.action_repeat={cfg.procgen.action_repeat}: (shortest, longest) hold, 1 <= shortest <= longest"),
+        (cfg.procgen.favour == 0 or cfg.procgen.favoured_actions,
+         f"procgen.favour={cfg.procgen.favour} favours no action: name some in procgen.favoured_actions"),
+        (cfg.data.source != "procgen" or cfg.data.clip_length <= cfg.procgen.max_episode_steps,
+         f"data.clip_length={cfg.data.clip_length} is longer than an episode (procgen.max_episode_steps)"),
         (cfg.dynamics.mask_rate_min <= cfg.dynamics.mask_rate_max,
          "dynamics.mask_rate_min must not exceed dynamics.mask_rate_max"),
         (cfg.eval.prompt_frames < cfg.data.clip_length,

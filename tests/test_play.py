@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import threading
+import types
 import urllib.error
 import urllib.request
 import zlib
@@ -17,7 +18,7 @@ import imageio.v3 as iio
 import pytest
 from PIL import Image
 
-from genie.play.controls import bound_action, parse_actions
+from genie.play.controls import bound_action, idle_action, parse_actions
 from genie.play.session import PlaySession
 from tests.conftest import ROOT
 
@@ -44,6 +45,10 @@ def test_actions_by_number_or_by_name(session):
     assert parse_actions("0, 3,right", session) == [0, 3, session.action_map["right"]]
     assert bound_action(session, right=True, jump=True) == session.action_map["right+jump"]
     assert bound_action(session) is None
+    # A Procgen world's map names actions by their keys: jump is UP, nothing pressed NOOP.
+    procgen = types.SimpleNamespace(action_map={"LEFT": 1, "RIGHT": 2, "UP": 3, "RIGHT+UP": 4, "NOOP": 5})
+    assert [bound_action(procgen, right=True, jump=True), bound_action(procgen, jump=True),
+            bound_action(procgen, left=True), idle_action(procgen)] == [4, 3, 1, 5]
     with pytest.raises(ValueError, match="unknown action 'fly'"):
         parse_actions("fly", session)
 

@@ -113,8 +113,8 @@ def test_a_mismatching_dataset_is_refused_and_kept(tiny_cfg, video_folder, tmp_p
 def test_a_folder_without_a_dataset_says_how_to_make_one(tiny_cfg, tmp_path):
     with pytest.raises(shards.DataError, match="scripts/import_videos.py"):
         prepare_dataset(override(tiny_cfg, {"data.source": "videos"}), tmp_path / "none")
-    with pytest.raises(shards.DataError, match="unknown data source 'procgen'.*platformer"):
-        get_source("procgen")
+    with pytest.raises(shards.DataError, match="unknown data source 'atari'.*platformer.*procgen"):
+        get_source("atari")
 
 
 def test_every_entry_point_that_reads_a_dataset_refuses_one_of_other_clips(tiny_cfg, tiny_run, tmp_path):

@@ -73,7 +73,7 @@ def write_preview(data_dir: str | pathlib.Path, split: str = "train", num_clips:
 
     source = shards.ClipSource(data_dir, split, verify_checksums=False)
     clips = [source[i] for i in range(min(len(source), 256))]
-    order = np.argsort([c.get("progress", 0.0) for c in clips], kind="stable")
+    order = np.argsort([c.get("progress") or 0.0 for c in clips], kind="stable")
     picks = order[np.linspace(0, len(order) - 1, min(num_clips, len(order))).astype(int)]
     video_NTHWC = np.stack([clips[i]["frames_THWC"] for i in picks])
     n, t, h, w, c = video_NTHWC.shape

@@ -1,5 +1,6 @@
 """From what a person presses to a latent action: number keys, and arrows/space through the
-action map (eval/action_map.json) that binds each true platformer action to a latent one."""
+action map (eval/action_map.json) that binds each true action of the data to a latent one (the
+platformer's "right+jump", Procgen's "RIGHT+UP": jump is the up key there)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ def bound_action(session: PlaySession, left: bool = False, right: bool = False, 
     """The latent action bound to a direction and/or jump (None when nothing is pressed or the
     world has no action map entry for it)."""
     direction = "left" if left and not right else "right" if right and not left else ""
-    name = "+".join(filter(None, [direction, "jump" if jump else ""]))
-    if not name:
+    if not direction and not jump:
         return None
-    return (session.action_map or {}).get(name)
+    return _mapped(session, ["+".join(filter(None, [direction, key])) for key in (("jump", "up") if jump else ("",))])
 
 
 def idle_action(session: PlaySession) -> int:
     """What the world does when nothing is pressed: the latent action bound to noop, else 0."""
-    return (session.action_map or {}).get("noop", 0)
+    action = _mapped(session, ["noop"])
+    return 0 if action is None else action
+
+
+def _mapped(session: PlaySession, names: list[str]) -> int | None:
+    """The latent action bound to the first of `names` in the action map, whatever its case."""
+    table = {name.lower(): action for name, action in (session.action_map or {}).items()}
+    return next((table[name] for name in names if name in table), None)
 
 
 def parse_actions(text: str, session: PlaySession) -> list[int]:

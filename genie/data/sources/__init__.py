@@ -69,9 +69,11 @@ def get_source(name: str) -> Source:
 
 def _register_builtin() -> None:
     from genie.data.sources.platformer import PlatformerSource
+    from genie.data.sources.procgen import ProcgenSource
     from genie.data.sources.videos import VideoSource
 
     register(PlatformerSource())
+    register(ProcgenSource())
     register(VideoSource())
 
 

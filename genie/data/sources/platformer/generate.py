@@ -1,45 +1,28 @@
 """Clip generation: an exploration policy drives many platformers at once; clips go to shards.
 
-Each shard is one job, seeded by (data seed, split, shard index), so a dataset is the same
-whatever the number of worker processes. A job's environments run whole episodes back to back
+Each shard is one job (genie/data/generation.py). A job's environments run whole episodes back to back
 and every episode is cut into consecutive clips of T frames (a partial clip at the end of an
 episode is dropped), so clips come from all along the levels, not only their starts.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import multiprocessing
 import os
 import pathlib
-import time
 
 import numpy as np
 
-from genie.config import Config, DataConfig, PlatformerConfig, to_dict
+from genie.config import Config, to_dict
 from genie.data import shards
+from genie.data.generation import ShardJob, progress_histogram, run_shard_jobs
 from genie.data.sources.platformer.env import ACTION_NAMES, VERSION, VecPlatformer
 from genie.data.sources.platformer.policy import POLICY_VERSION, ExplorationPolicy
-
-PROGRESS_BINS = 10
-
-
-@dataclasses.dataclass(frozen=True)
-class ShardJob:
-    path: pathlib.Path
-    split_index: int
-    shard_index: int
-    num_clips: int
-    seed_range: tuple[int, int]
-    platformer: PlatformerConfig
-    data: DataConfig
 
 
 def _run_shard(job: ShardJob) -> dict:
     """Generates one shard; returns its manifest entry plus statistics of its clips."""
-    data, t_len = job.data, job.data.clip_length
-    rng = np.random.default_rng([data.seed, job.split_index, job.shard_index])
-    game = job.platformer
+    data, game, t_len = job.cfg.data, job.cfg.platformer, job.cfg.data.clip_length
+    rng = job.rng()
     num_envs = max(1, min(game.envs_per_worker, job.num_clips))
     env = VecPlatformer(game, num_envs, data.height, data.width)
     policy = ExplorationPolicy(env, rng, game.action_repeat)
@@ -104,22 +87,16 @@ def _run_shard(job: ShardJob) -> dict:
     return {"entry": entry, "progress": progress, "episodes": episodes_done, "coins": coins}
 
 
-def _summary(results: list[dict], split_cfg: dict) -> dict:
-    progress = np.concatenate([np.asarray(r["progress"], np.float64) for r in results]) if results else np.zeros(0)
-    counts, edges = np.histogram(progress, bins=PROGRESS_BINS, range=(0.0, 1.0))
+def _summary(results: list[dict], seed_range: tuple[int, int]) -> dict:
+    progress = [p for r in results for p in r["progress"]]
     return {
-        **split_cfg,
+        "seed_range": list(seed_range),
         "num_clips": int(sum(r["entry"]["num_clips"] for r in results)),
         "shards": [r["entry"] for r in results],
         "episodes_finished": int(sum(r["episodes"] for r in results)),
         "coins_reached": int(sum(r["coins"] for r in results)),
         # How far into its level each clip's last frame is (0 = start, 1 = coin).
-        "progress": {
-            "bin_edges": [round(float(e), 2) for e in edges],
-            "counts": counts.tolist(),
-            "mean": round(float(progress.mean()), 4) if len(progress) else None,
-            "fraction_past_half": round(float((progress >= 0.5).mean()), 4) if len(progress) else None,
-        },
+        "progress": progress_histogram(progress),
     }
 
 
@@ -128,27 +105,8 @@ def generate_dataset(cfg: Config, out_dir: str | os.PathLike, log=print) -> dict
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = cfg.data
-    jobs, layout = [], {}
-    for split_index, split in enumerate(shards.SPLITS):
-        total = getattr(data, f"{split}_clips")
-        seed_range = getattr(data, f"{split}_seeds")
-        n_shards = max(1, -(-total // data.clips_per_shard))
-        layout[split] = (seed_range, len(jobs), len(jobs) + n_shards)
-        for s in range(n_shards):
-            count = min(data.clips_per_shard, total - s * data.clips_per_shard)
-            path = shards.shard_path(out_dir, split, s, n_shards)
-            jobs.append(ShardJob(path, split_index, s, count, seed_range, cfg.platformer, data))
-    workers = min(data.workers or os.cpu_count() or 1, len(jobs))
-    start = time.perf_counter()
-    if workers == 1:
-        results = [_run_shard(job) for job in jobs]
-    else:
-        # spawn, not fork: the caller may hold JAX's threads, which fork does not survive.
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_run_shard, jobs, chunksize=1)
-    seconds = time.perf_counter() - start
-    splits = {split: _summary(results[a:b], {"seed_range": list(seed_range)})
-              for split, (seed_range, a, b) in layout.items()}
+    results, generation = run_shard_jobs(cfg, out_dir, _run_shard)
+    splits = {split: _summary(done, seed_range) for split, (seed_range, done) in results.items()}
     frames = sum(s["num_clips"] for s in splits.values()) * data.clip_length
     manifest = {
         "source": "platformer",
@@ -159,10 +117,10 @@ def generate_dataset(cfg: Config, out_dir: str | os.PathLike, log=print) -> dict
         "has_actions": True,
         "action_names": list(ACTION_NAMES),
         "splits": splits,
-        "generation": {"seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 1), "workers": workers},
+        "generation": generation,
         "config": {"name": cfg.name, "platformer": to_dict(cfg.platformer), "data": to_dict(data)},
     }
     shards.write_manifest(out_dir, manifest)
     log(f"wrote {frames} frames in {sum(s['num_clips'] for s in splits.values())} clips to {out_dir} "
-        f"in {seconds:.1f}s ({frames / seconds:,.0f} frames/s)")
+        f"in {generation['seconds']:.1f}s ({generation['frames_per_s']:,.0f} frames/s)")
     return manifest
