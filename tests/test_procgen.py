@@ -100,6 +100,13 @@ def test_which_coinrun_actions_the_frames_cannot_tell_apart(coinrun_cfg):
     assert alike("UP") == {"UP"} and alike("RIGHT+UP") == {"RIGHT+UP"}
 
 
+def test_a_dataset_of_another_policy_is_refused_not_replaced(coinrun_cfg, coinrun_data):
+    before = (coinrun_data / shards.MANIFEST).read_bytes()
+    with pytest.raises(DataError, match=r"procgen.favour: 0.6 there, 0.9 wanted"):
+        prepare_dataset(override(coinrun_cfg, {"procgen.favour": 0.9}), coinrun_data, log=lambda *_: None)
+    assert (coinrun_data / shards.MANIFEST).read_bytes() == before
+
+
 def test_bad_settings_are_refused_with_what_is_allowed(coinrun_cfg, tmp_path):
     with pytest.raises(DataError, match="not a Procgen game.*coinrun"):
         prepare_dataset(override(coinrun_cfg, {"procgen.game": "coinrunn"}), tmp_path / "a", log=lambda *_: None)
@@ -115,9 +122,10 @@ def test_without_procgen_gym_the_source_says_how_to_install_it(coinrun_cfg, tmp_
     assert not list((tmp_path / "d").glob("*.array_record"))
 
 
-def test_train_script_runs_every_stage_on_coinrun_and_evaluates_it(coinrun_data, tmp_path):
+def test_train_script_runs_every_stage_on_coinrun_and_evaluates_it(coinrun_cfg, coinrun_data, tmp_path):
     """`scripts/train.py --stage all` on the tiny CoinRun dataset: every stage, then an evaluation
-    whose latent actions are read against CoinRun's true ones and the game's own reference."""
+    whose latent actions are read against CoinRun's true ones and the game's own reference; then
+    the world played from a held-out level."""
     import json
     import subprocess
 
@@ -136,3 +144,14 @@ def test_train_script_runs_every_stage_on_coinrun_and_evaluates_it(coinrun_data,
     assert 0 < results["lam"]["reference"]["nmi"] <= 1
     assert "delta_psnr_t4" in results["dynamics"]
     assert (tmp_path / "run" / "eval" / "report.md").exists()
+    # Play starts at a held-out CoinRun level, the game's own first frame, and takes its actions by name.
+    from genie.play.controls import parse_actions
+    from genie.play.session import PlaySession
+
+    session = PlaySession.load(tmp_path / "run")
+    level = 2_000_005
+    first = Game(coinrun_cfg.procgen, level, 32, 32)
+    np.testing.assert_array_equal(session.reset_to_level(level), first.frame())
+    first.close()
+    frames = [session.step(a) for a in parse_actions("RIGHT,RIGHT+UP,NOOP", session)]
+    assert len(frames) == 3 and frames[-1].shape == (32, 32, 3)

@@ -17,8 +17,12 @@ import pathlib
 
 import numpy as np
 
-from genie.config import Config
+from genie.config import Config, DataConfig, dict_differences, to_dict, upgrade_config_dict
 from genie.data.shards import DataError
+
+# Data fields a source does not compare: where the dataset is and how many processes made it
+# (neither changes its clips), and the frame size and clip length (dataset.py checks those).
+_NOT_COMPARED = ("dir", "source", "workers", "height", "width", "clip_length")
 
 
 class Source:
@@ -48,6 +52,18 @@ class Source:
         a label per transition shared by the actions that give the same next frame, "note": what
         makes two actions alike}, or None where the source cannot replay its actions."""
         return None
+
+
+def settings_mismatches(manifest: dict, cfg: Config, section: str) -> list[str]:
+    """How the config a dataset was made with (its manifest's) differs from `cfg` in the source's
+    own section (`section`, e.g. "platformer") and in the data section's fields that shape clips."""
+    content = lambda tree: {section: tree[section],
+                            "data": {k: v for k, v in tree["data"].items() if k not in _NOT_COMPARED}}
+    made = upgrade_config_dict(manifest.get("config", {}))
+    # A field added since the dataset was made had its default's effect then.
+    made = {section: {**to_dict(getattr(Config(), section)), **made.get(section, {})},
+            "data": {**to_dict(DataConfig()), **made.get("data", {})}}
+    return dict_differences(content(made), content(to_dict(cfg)), "there", "wanted")
 
 
 _REGISTRY: dict[str, Source] = {}

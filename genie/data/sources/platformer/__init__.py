@@ -8,12 +8,8 @@ import pathlib
 
 import numpy as np
 
-from genie.config import Config, DataConfig, PlatformerConfig, dict_differences, to_dict, upgrade_config_dict
-from genie.data.sources import Source
-
-# Data fields not compared here: where the dataset is and how many processes made it (neither
-# changes its clips), and the frame size and clip length (dataset.py checks those for every source).
-_NOT_COMPARED = ("dir", "source", "workers", "height", "width", "clip_length")
+from genie.config import Config
+from genie.data.sources import Source, settings_mismatches
 
 
 class PlatformerSource(Source):
@@ -29,13 +25,7 @@ class PlatformerSource(Source):
         from genie.data.sources.platformer.env import VERSION
         from genie.data.sources.platformer.policy import POLICY_VERSION
 
-        content = lambda tree: {"platformer": tree["platformer"],
-                                "data": {k: v for k, v in tree["data"].items() if k not in _NOT_COMPARED}}
-        made = upgrade_config_dict(manifest.get("config", {}))
-        # A field added since the dataset was made had its default's effect then.
-        made = {"platformer": {**to_dict(PlatformerConfig()), **made.get("platformer", {})},
-                "data": {**to_dict(DataConfig()), **made.get("data", {})}}
-        diffs = dict_differences(content(made), content(to_dict(cfg)), "there", "wanted")
+        diffs = settings_mismatches(manifest, cfg, "platformer")
         if manifest.get("platformer_version", 1) != VERSION:
             diffs.append(f"platformer version {manifest.get('platformer_version', 1)} there, {VERSION} wanted: "
                          "its physics or drawing have changed since")

@@ -10,12 +10,8 @@ import pathlib
 
 import numpy as np
 
-from genie.config import Config, DataConfig, ProcgenConfig, dict_differences, to_dict
-from genie.data.sources import Source
-
-# Data fields not compared here: where the dataset is and how many processes made it (neither
-# changes its clips), and the frame size and clip length (dataset.py checks those for every source).
-_NOT_COMPARED = ("dir", "source", "workers", "height", "width", "clip_length")
+from genie.config import Config
+from genie.data.sources import Source, settings_mismatches
 
 
 class ProcgenSource(Source):
@@ -30,12 +26,7 @@ class ProcgenSource(Source):
     def mismatches(self, manifest: dict, cfg: Config) -> list[str]:
         from genie.data.sources.procgen.game import version
 
-        content = lambda tree: {"procgen": tree["procgen"],
-                                "data": {k: v for k, v in tree["data"].items() if k not in _NOT_COMPARED}}
-        made = manifest.get("config", {})
-        made = {"procgen": {**to_dict(ProcgenConfig()), **made.get("procgen", {})},
-                "data": {**to_dict(DataConfig()), **made.get("data", {})}}
-        diffs = dict_differences(content(made), content(to_dict(cfg)), "there", "wanted")
+        diffs = settings_mismatches(manifest, cfg, "procgen")
         if manifest.get("procgen_gym_version") != version():
             diffs.append(f"procgen-gym {manifest.get('procgen_gym_version')} there, {version()} here: its games may "
                          "draw or play differently")
