@@ -244,6 +244,10 @@ class EvalConfig:
     grid_prompts: int = 3  # the action-effect grid: prompts, and steps each action is held
     grid_steps: int = 6
     held_prompts: int = 32  # prompts each latent action is held from to measure how it moves the world
+    # Long play beside the real game, where the data's source can play it: held-out levels, and
+    # steps of play from each one's first frame through play's sliding window.
+    long_play_starts: int = 8
+    long_play_steps: int = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +302,7 @@ _LIMITS = {
                   "param_sharding": ("replicate", "fsdp")},
     EvalConfig: {"split": ("train", "val", "test"), "clips": (1, None), "batch_size": (1, None),
                  "prompt_frames": (1, None), "grid_prompts": (1, None), "grid_steps": (1, None),
-                 "held_prompts": (1, None)},
+                 "held_prompts": (1, None), "long_play_starts": (0, None), "long_play_steps": (1, None)},
 }
 
 

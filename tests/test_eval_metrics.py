@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from genie.eval import metrics
-from genie.eval.evaluate import held_action_motion, lam_results, rollout_results, rollout_scores
+from genie.eval.evaluate import held_action_motion, lam_results, long_play_results, rollout_results, rollout_scores
 
 
 def test_psnr_matches_hand_computed_values():
@@ -181,3 +181,30 @@ def test_delta_psnr_is_positive_only_for_a_world_that_follows_its_actions(uses_a
         assert results["delta_psnr_t4"] == pytest.approx(0.0)
     copy = results["copy_last_frame_psnr"]
     assert all(c < 100.0 for c in copy.values())  # the square moves, so standing still is worse
+
+
+def test_long_play_scores_a_copy_of_the_truth_perfectly_and_noise_at_the_bottom():
+    """Four starts of 20 steps, a moving square on grey; the second start's real episode ended
+    after 5 steps, so only its first 5 frames count."""
+    rng = np.random.default_rng(0)
+    p, s = 4, 20
+    video = np.full((p, s + 1, 16, 16, 3), 0.5, np.float32)
+    for t in range(s + 1):  # a square at a new place in every frame
+        row, col = 2 + 6 * (t // 12), t % 12
+        video[:, t, row:row + 4, col:col + 4] = 1.0
+    length = np.array([s, 5, s, s])
+    first, truth = video[:, 0], video[:, 1:]
+    perfect = long_play_results(truth, truth, first, length)
+    noise = long_play_results(rng.random(truth.shape, np.float32), truth, first, length)
+    assert perfect["frames_scored"] == 3 * s + 5 and perfect["starts"] == p and perfect["steps"] == s
+    assert all(v == pytest.approx(100.0) for v in perfect["psnr"].values())  # PSNR's cap: no error
+    assert perfect["share_of_horizons_above_copy"] == 1.0 and noise["share_of_horizons_above_copy"] == 0.0
+    assert max(noise["psnr"].values()) < 11 < min(noise["copy_first_frame_psnr"].values())
+    assert list(perfect["psnr_by_bin"]) == ["1-16", "17-20"]
+    # A start whose episode ended counts no more: spoiling its later frames changes nothing.
+    spoiled = truth.copy()
+    spoiled[1, 5:] = 0.0
+    assert long_play_results(spoiled, truth, first, length)["psnr"] == perfect["psnr"]
+    # ... and a horizon no episode reached has no score.
+    short = long_play_results(truth, truth, first, np.array([3, 5, 2, 4]))
+    assert short["psnr"]["6"] is None and short["psnr"]["5"] == pytest.approx(100.0)

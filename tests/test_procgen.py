@@ -143,6 +143,7 @@ def test_train_script_runs_every_stage_on_coinrun_and_evaluates_it(coinrun_cfg, 
     assert results["lam"]["true_actions"] == action_names()
     assert 0 < results["lam"]["reference"]["nmi"] <= 1
     assert "delta_psnr_t4" in results["dynamics"]
+    assert results["dynamics"]["long_play"]["frames_scored"] > 0  # beside real CoinRun
     assert (tmp_path / "run" / "eval" / "report.md").exists()
     # Play starts at a held-out CoinRun level, the game's own first frame, and takes its actions by name.
     from genie.play.controls import parse_actions

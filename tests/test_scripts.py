@@ -99,6 +99,11 @@ def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(ti
     held = results["dynamics"]["held_actions"]  # each latent action held from every one of the 16 test clips
     assert len(held["mean_shift"]) == len(held["moving_share"]) == 4 and held["prompts"] == 16
     assert "steps that move" in report
+    # Long play beside the real platformer from 8 held-out level starts, 64 steps through play's window.
+    long = results["dynamics"]["long_play"]
+    assert long["starts"] == 8 and long["steps"] == 64 and 0 < long["frames_scored"] <= 8 * 64
+    assert len(set(long["levels"])) == 8 and all(2_000_000 <= level < 2_010_000 for level in long["levels"])
+    assert "## Long play" in report and "long_play.gif" in report
     # The same command again, on a copy of the run, finds every stage done and the evaluation current.
     shutil.copytree(tiny_run, tmp_path / "run")
     again = _run("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),

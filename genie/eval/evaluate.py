@@ -10,6 +10,10 @@ truth at each horizon, ΔtPSNR (Genie's controllability measure) and the copy-th
 baseline; what holding each latent action does to the whole frame's motion, beside what that
 action did in the data (where the dynamics, not the LAM, fails to control the world, this says
 so); an action-effect grid and rollout videos for the report.
+Long play: where the data's source can play its game, the world stepped for many frames
+through play's sliding window from held-out level starts under the real game's actions (mapped
+to latent ones by the action map), scored against the real game's frames beside copying the
+first frame.
 """
 
 from __future__ import annotations
@@ -106,6 +110,32 @@ def rollout_results(scores: list[dict]) -> dict:
         "copy_last_frame_psnr": by_horizon(mean("copy", 0)),
         "copy_last_frame_ssim": by_horizon(mean("copy", 1)),
     }
+
+
+LONG_PLAY_BIN = 16  # horizons summarised together in long play
+
+
+def long_play_results(world_PSHWC, truth_PSHWC, first_PHWC, length_P) -> dict:
+    """Long play's scores: the world's frames after the first against the real game's, and the
+    first frame copied against them, per horizon (averaged over the starts whose real episode
+    lasted that long: `length_P` frames after the first) and per bin of LONG_PLAY_BIN horizons."""
+    p, s = world_PSHWC.shape[:2]
+    valid_PS = np.arange(s)[None] < np.asarray(length_P)[:, None]
+    first = jnp.broadcast_to(jnp.asarray(first_PHWC)[:, None], truth_PSHWC.shape)
+    psnr, ssim = _frame_scores(world_PSHWC, truth_PSHWC)
+    scores = {"psnr": psnr, "ssim": ssim, "copy_first_frame_psnr": _frame_scores(first, truth_PSHWC)[0]}
+    out = {"starts": p, "steps": s, "frames_scored": int(valid_PS.sum())}
+    for name, values_PS in scores.items():
+        values_PS = np.where(valid_PS, np.asarray(values_PS), np.nan)
+        with np.errstate(invalid="ignore"):
+            out[name] = {str(t + 1): (None if not valid_PS[:, t].any() else float(np.nanmean(values_PS[:, t])))
+                         for t in range(s)}
+            out[f"{name}_by_bin"] = {f"{a + 1}-{min(a + LONG_PLAY_BIN, s)}": float(np.nanmean(values_PS[:, a:b]))
+                                     for a, b in ((a, a + LONG_PLAY_BIN) for a in range(0, s, LONG_PLAY_BIN))
+                                     if valid_PS[:, a:b].any()}
+    beats = [out["psnr"][t] > out["copy_first_frame_psnr"][t] for t in out["psnr"] if out["psnr"][t] is not None]
+    out["share_of_horizons_above_copy"] = float(np.mean(beats)) if beats else None
+    return out
 
 
 def _motion_nmi(actions_M, shifts_M2, num_actions: int) -> tuple[float, float]:
@@ -238,6 +268,9 @@ class Evaluation:
                 metrics.frame_shifts(frames.reshape(-1, *frames.shape[2:])).reshape(*frames.shape[:2], -1, 2))
             rows = np.linspace(0, len(frames) - 1, min(self.cfg.eval.grid_prompts, len(frames))).astype(int)
             self.pictures["action_grid"] = frames[rows]
+            if self.has_actions and out.get("lam", {}).get("action_map") and self.cfg.eval.long_play_starts:
+                if (long_play := self._long_play(out["lam"]["action_map"])) is not None:
+                    out["dynamics"]["long_play"] = long_play
         out["meta"] = self._meta(time.time() - start)
         return out
 
@@ -273,6 +306,30 @@ class Evaluation:
                                   self.maskgit_steps, sampling.temperature, sampling.choice_temperature, cfg.data.clip_length)
         frames = jnp.concatenate([prompts[:, -1:], frames], axis=1)
         return np.asarray(frames).reshape(p, a, *frames.shape[1:])
+
+    def _long_play(self, action_map: dict) -> dict | None:
+        """The world beside the real game from eval.long_play_starts held-out level starts, for
+        eval.long_play_steps steps under the game's actions; None where the source has no game."""
+        cfg, ev = self.cfg, self.cfg.eval
+        levels = np.random.default_rng(cfg.seed).integers(*getattr(cfg.data, f"{ev.split}_seeds"), ev.long_play_starts)
+        plays = [self.data_source.play_level(cfg, int(level), ev.long_play_steps, cfg.seed + i)
+                 for i, level in enumerate(levels)]
+        if any(play is None for play in plays):
+            return None
+        p, s = len(plays), ev.long_play_steps
+        truth = np.zeros((p, s + 1, cfg.data.height, cfg.data.width, 3), np.uint8)
+        latent = np.zeros((p, s), np.int32)  # after an episode's end: action 0, not scored
+        length = np.array([len(play["actions_Tm1"]) for play in plays])
+        for i, play in enumerate(plays):
+            truth[i, :length[i] + 1] = play["frames_THWC"]
+            latent[i, :length[i]] = [action_map[self.action_names[a]] for a in play["actions_Tm1"]]
+        sampling, video = cfg.sampling, to_float(truth)
+        world = rollout.generate(self.run.models["tokenizer"], self.run.models["dynamics"], video[:, :1],
+                                 jnp.asarray(latent), jax.random.fold_in(self.grid_key, 1), self.maskgit_steps,
+                                 sampling.temperature, sampling.choice_temperature, cfg.data.clip_length,
+                                 slide=rollout.default_slide(cfg.data.clip_length))
+        self.pictures["long_play"] = (truth, np.asarray(world), length)
+        return {**long_play_results(world, video[:, 1:], video[:, 0], length), "levels": levels.tolist()}
 
     def _meta(self, seconds: float) -> dict:
         cfg, run = self.cfg, self.run

@@ -57,6 +57,15 @@ def write_pictures(pictures: dict, out: pathlib.Path, action_map: dict | None) -
         labels = [action_label(j, action_map) for _ in range(p) for j in range(a)]
         iio.imwrite(out / "action_grid.png", _with_labels(image, labels, row_height + 1))
         files["action_grid"] = "action_grid.png"
+    if "long_play" in pictures:
+        truth, world, length = pictures["long_play"]  # [P, 1 + S, ...] uint8, [P, S, ...] in [0, 1], [P]
+        world = np.concatenate([truth[:, :1], to_uint8(np.asarray(world))], 1)
+        # Past the end of a real episode both panels go black: nothing there is scored.
+        ended = np.arange(truth.shape[1])[None] > np.asarray(length)[:, None]
+        world[ended] = 0
+        frames = [_grid(np.stack([truth[:, t], world[:, t]])) for t in range(truth.shape[1])]
+        iio.imwrite(out / "long_play.gif", np.stack(frames), duration=125, loop=0)
+        files["long_play"] = "long_play.gif"
     return files
 
 
@@ -226,6 +235,18 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
             lines += [f"| {action_label(a, (lam or {}).get('action_map'))} | {shift(g)} | {m:.0%} | {shift(d)} |"
                       for a, (g, m, d) in enumerate(zip(held["mean_shift"], held["moving_share"], data))]
             lines.append("")
+    if long := (dyn or {}).get("long_play"):
+        lines += ["## Long play", "",
+                  f"The world played {long['steps']} steps from the first frame of {long['starts']} held-out levels "
+                  "under the real game's actions (each mapped to its latent action by `action_map.json`), through "
+                  "play's sliding window, against the real game under the same actions (a real episode that ends "
+                  f"sooner is scored until its end: {long['frames_scored']} frames in all). Above copying the "
+                  f"first frame at {_f(long['share_of_horizons_above_copy'], 2)} of the horizons.", "",
+                  "| steps | world PSNR | copy the first frame | world SSIM |", "|---|---|---|---|"]
+        lines += [f"| {span} | {_f(v)} dB | {_f(long['copy_first_frame_psnr_by_bin'][span])} dB | "
+                  f"{_f(long['ssim_by_bin'][span], 3)} |" for span, v in long["psnr_by_bin"].items()]
+        lines += ["", "Real game (top) and world (bottom), one level per column:", "",
+                  f"![long play]({files['long_play']})", ""]
     if "training_curves" in files:
         lines += ["## Training", "", f"![training curves]({files['training_curves']})", ""]
     (out / "report.md").write_text("\n".join(lines))

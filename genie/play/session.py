@@ -97,7 +97,7 @@ class PlaySession:
         self.num_actions = cfg.lam.num_actions
         self.maskgit_steps = maskgit_steps or cfg.sampling.maskgit_steps
         self.temperature = cfg.sampling.temperature if temperature is None else temperature
-        self.slide = slide or max(1, (self.context - 1) // 2)
+        self.slide = slide or rollout.default_slide(self.context)
         self.action_map = action_map
         self.seed = seed
         graphdef, self._params = nnx.split((models["tokenizer"], models["dynamics"]))

@@ -136,16 +136,22 @@ _encode = nnx.jit(lambda tokenizer, video_BTHWC: tokenizer.encode(video_BTHWC))
 _start = nnx.jit(start, static_argnums=4)
 
 
+def default_slide(context: int) -> int:
+    """Frames a full window drops at once in play: half of it, so that the caches are refilled once
+    every few frames while at least half the window's context always remains."""
+    return max(1, (context - 1) // 2)
+
+
 def generate(tokenizer, dynamics, prompt_BkHWC, actions_BM, key, steps: int, temperature: float,
-             choice_temperature: float, context: int) -> jax.Array:
+             choice_temperature: float, context: int, slide: int = 1) -> jax.Array:
     """The frames that follow a prompt of k frames: actions_BM holds the k-1 actions between the
-    prompt's frames, then one action per new frame. Returns [B, M-k+1, H, W, C] in [0, 1];
-    new frame i samples with fold_in(key, i)."""
+    prompt's frames, then one action per new frame; past the window's length it slides by `slide`
+    (as `next_frame`). Returns [B, M-k+1, H, W, C] in [0, 1]; new frame i samples with fold_in(key, i)."""
     k = prompt_BkHWC.shape[1]
     state = _start(tokenizer, dynamics, _encode(tokenizer, prompt_BkHWC), actions_BM[:, :k - 1], context)
     frames = []
     for i in range(actions_BM.shape[1] - (k - 1)):
         frame, _, state = _next_frame(tokenizer, dynamics, state, actions_BM[:, k - 1 + i], jax.random.fold_in(key, i),
-                                      steps, temperature, choice_temperature)
+                                      steps, temperature, choice_temperature, slide)
         frames.append(frame)
     return jnp.stack(frames, axis=1)

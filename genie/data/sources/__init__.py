@@ -5,7 +5,8 @@ A source is a `Source` registered under the name that datasets record in their m
 "videos" has its own entry point instead), which of its settings a dataset must share with a
 config to be reused (`mismatches`), the names of its true actions, and what it can offer
 evaluation and play beyond the clips (`first_frame` of a held-out level, `identifiability` of
-its actions). Everything else (shards, manifest, checks, loading, training) is generic.
+its actions, `play_level` to set a world's long play beside the real game's). Everything else
+(shards, manifest, checks, loading, training) is generic.
 
     from genie.data.sources import Source, register
     register(MySource())        # then --config.data.source=my_source
@@ -45,6 +46,12 @@ class Source:
     def first_frame(self, cfg: Config, level: int | None, seed: int) -> np.ndarray | None:
         """The first frame (uint8 [H, W, 3]) of a held-out level, by number or drawn by `seed`,
         where the source has levels; None where it has not."""
+        return None
+
+    def play_level(self, cfg: Config, level: int, steps: int, seed: int) -> dict | None:
+        """The real game on `level` under the source's own policy for up to `steps` steps (fewer
+        where the episode ends first): {"frames_THWC": uint8, "actions_Tm1": its true actions},
+        for long play side by side with a world; None where the source has no game to play."""
         return None
 
     def identifiability(self, cfg: Config) -> dict | None:

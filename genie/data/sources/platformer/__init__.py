@@ -41,6 +41,23 @@ class PlatformerSource(Source):
                             width=cfg.data.width)
         return env.reset(seed=seed, options=None if level is None else {"level_seed": level})[0]
 
+    def play_level(self, cfg: Config, level: int, steps: int, seed: int) -> dict:
+        from genie.data.sources.platformer.env import VecPlatformer
+        from genie.data.sources.platformer.policy import ExplorationPolicy
+
+        env = VecPlatformer(cfg.platformer, 1, cfg.data.height, cfg.data.width)
+        env.reset_env(0, level)
+        policy = ExplorationPolicy(env, np.random.default_rng(seed), cfg.platformer.action_repeat)
+        frames, actions = [env.render()[0].copy()], []
+        for _ in range(steps):
+            action = policy()
+            _, terminated, truncated = env.step(action)
+            if terminated[0] or truncated[0]:
+                break
+            frames.append(env.render()[0].copy())
+            actions.append(int(action[0]))
+        return {"frames_THWC": np.stack(frames), "actions_Tm1": np.asarray(actions, np.int64)}
+
     def identifiability(self, cfg: Config) -> dict:
         from genie.data.sources.platformer.identifiability import outcome_labels
 

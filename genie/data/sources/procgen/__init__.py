@@ -5,6 +5,7 @@ the frames can tell apart). Needs the procgen-gym package: pip install -e ".[pro
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import pathlib
 
@@ -42,6 +43,13 @@ class ProcgenSource(Source):
             return game.frame()
         finally:
             game.close()
+
+    def play_level(self, cfg: Config, level: int, steps: int, seed: int) -> dict:
+        from genie.data.sources.procgen.policy import play_episode
+
+        game = dataclasses.replace(cfg.procgen, max_episode_steps=steps + 1)
+        episode = play_episode(game, level, np.random.default_rng(seed), cfg.data.height, cfg.data.width)
+        return {"frames_THWC": episode.frames_THWC, "actions_Tm1": episode.actions_Tm1}
 
     def identifiability(self, cfg: Config) -> dict | None:
         from genie.data.sources.procgen.identifiability import outcome_labels
