@@ -156,3 +156,18 @@ def test_train_script_runs_every_stage_on_coinrun_and_evaluates_it(coinrun_cfg, 
     first.close()
     frames = [session.step(a) for a in parse_actions("RIGHT,RIGHT+UP,NOOP", session)]
     assert len(frames) == 3 and frames[-1].shape == (32, 32, 3)
+
+
+def test_the_paper_configs_data_generation_at_small_counts(tmp_path):
+    """configs/coinrun.py's dataset (Genie's: hard mode, the random agent, 16-frame 64x64 clips,
+    training levels 0-10,000), at a few clips a split."""
+    from genie.config import load_config
+    from tests.conftest import ROOT
+
+    cfg = override(load_config(ROOT / "configs" / "coinrun.py"),
+                   {"data.train_clips": 6, "data.val_clips": 2, "data.test_clips": 2, "data.workers": 1})
+    manifest = prepare_dataset(cfg, tmp_path / "d", log=lambda *_: None)
+    train = manifest["splits"]["train"]
+    assert train["num_clips"] == 6 and train["backtracks"] == 0 and train["seed_range"] == [0, 10_000]
+    clip = shards.ClipSource(tmp_path / "d", "train")[0]
+    assert clip["frames_THWC"].shape == (16, 64, 64, 3) and 0 <= clip["level_seed"] < 10_000
