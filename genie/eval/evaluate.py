@@ -37,7 +37,8 @@ from genie.sample import rollout
 def settings(cfg) -> dict:
     """The evaluation and sampling settings an evaluation's figures depend on, beside the checkpoints."""
     return {"split": cfg.eval.split, "prompt_frames": cfg.eval.prompt_frames,
-            "maskgit_steps": cfg.sampling.maskgit_steps, "temperature": cfg.sampling.temperature}
+            "maskgit_steps": cfg.sampling.maskgit_steps, "temperature": cfg.sampling.temperature,
+            "long_play": [cfg.eval.long_play_starts, cfg.eval.long_play_steps]}
 
 
 def _batches(source: ClipSource, clips: int, batch_size: int):
@@ -311,7 +312,9 @@ class Evaluation:
         """The world beside the real game from eval.long_play_starts held-out level starts, for
         eval.long_play_steps steps under the game's actions; None where the source has no game."""
         cfg, ev = self.cfg, self.cfg.eval
-        levels = np.random.default_rng(cfg.seed).integers(*getattr(cfg.data, f"{ev.split}_seeds"), ev.long_play_starts)
+        low, high = getattr(cfg.data, f"{ev.split}_seeds")
+        levels = low + np.random.default_rng(cfg.seed).choice(high - low, min(ev.long_play_starts, high - low),
+                                                              replace=False)
         plays = [self.data_source.play_level(cfg, int(level), ev.long_play_steps, cfg.seed + i)
                  for i, level in enumerate(levels)]
         if any(play is None for play in plays):
