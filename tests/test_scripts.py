@@ -104,6 +104,8 @@ def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(ti
     assert long["starts"] == 8 and long["steps"] == 64 and 0 < long["frames_scored"] <= 8 * 64
     assert len(set(long["levels"])) == 8 and all(2_000_000 <= level < 2_010_000 for level in long["levels"])
     assert "## Long play" in report and "long_play.gif" in report
+    assert long["player"]["frames_showing_player"] > 0 and 0 <= long["player"]["visible"] <= 1
+    assert "player in place" in report
     # The same command again, on a copy of the run, finds every stage done and the evaluation current.
     shutil.copytree(tiny_run, tmp_path / "run")
     again = _run("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),

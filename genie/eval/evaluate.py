@@ -26,7 +26,7 @@ import numpy as np
 from flax import nnx
 
 from genie.data.dataset import check_dataset
-from genie.data.frames import stack_clips, to_float
+from genie.data.frames import stack_clips, to_float, to_uint8
 from genie.data.shards import ClipSource
 from genie.data.sources import get_source
 from genie.eval import metrics
@@ -137,6 +137,24 @@ def long_play_results(world_PSHWC, truth_PSHWC, first_PHWC, length_P) -> dict:
     beats = [out["psnr"][t] > out["copy_first_frame_psnr"][t] for t in out["psnr"] if out["psnr"][t] is not None]
     out["share_of_horizons_above_copy"] = float(np.mean(beats)) if beats else None
     return out
+
+
+def player_results(truth_present_PS, truth_yx_PS2, world_present_PS, world_yx_PS2, valid_PS, near: float) -> dict:
+    """Object permanence in long play: of the frames in which the real game shows its player, the
+    share in which the world shows it too ("visible"), and shows it within `near` pixels of where
+    the game has it ("in_place"); overall and per bin of LONG_PLAY_BIN horizons."""
+    shown_PS = np.asarray(truth_present_PS) & np.asarray(valid_PS)
+    visible_PS = np.asarray(world_present_PS) & shown_PS
+    with np.errstate(invalid="ignore"):
+        distance_PS = np.linalg.norm(np.asarray(world_yx_PS2) - np.asarray(truth_yx_PS2), axis=-1)
+    in_place_PS = visible_PS & (distance_PS <= near)
+    share = lambda hits, span: float(hits[:, span].sum() / shown_PS[:, span].sum()) if shown_PS[:, span].any() else None
+    bins = {f"{a + 1}-{min(a + LONG_PLAY_BIN, shown_PS.shape[1])}": slice(a, a + LONG_PLAY_BIN)
+            for a in range(0, shown_PS.shape[1], LONG_PLAY_BIN)}
+    return {"frames_showing_player": int(shown_PS.sum()), "near_pixels": near,
+            "visible": share(visible_PS, slice(None)), "in_place": share(in_place_PS, slice(None)),
+            "visible_by_bin": {k: share(visible_PS, v) for k, v in bins.items()},
+            "in_place_by_bin": {k: share(in_place_PS, v) for k, v in bins.items()}}
 
 
 def _motion_nmi(actions_M, shifts_M2, num_actions: int) -> tuple[float, float]:
@@ -331,8 +349,17 @@ class Evaluation:
                                  jnp.asarray(latent), jax.random.fold_in(self.grid_key, 1), self.maskgit_steps,
                                  sampling.temperature, sampling.choice_temperature, cfg.data.clip_length,
                                  slide=rollout.default_slide(cfg.data.clip_length))
-        self.pictures["long_play"] = (truth, np.asarray(world), length)
-        return {**long_play_results(world, video[:, 1:], video[:, 0], length), "levels": levels.tolist()}
+        world = np.asarray(world)
+        self.pictures["long_play"] = (truth, world, length)
+        out = {**long_play_results(world, video[:, 1:], video[:, 0], length), "levels": levels.tolist()}
+        found = [self.data_source.find_player(cfg, frames.reshape(-1, *frames.shape[2:]))
+                 for frames in (truth[:, 1:], to_uint8(world))]
+        if found[0] is not None:
+            (shown, where, near), (drawn, drawn_where, _) = [(a.reshape(p, s), b.reshape(p, s, 2), n)
+                                                             for a, b, n in found]
+            valid = np.arange(s)[None] < length[:, None]
+            out["player"] = player_results(shown, where, drawn, drawn_where, valid, near)
+        return out
 
     def _meta(self, seconds: float) -> dict:
         cfg, run = self.cfg, self.run

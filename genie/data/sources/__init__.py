@@ -5,8 +5,8 @@ A source is a `Source` registered under the name that datasets record in their m
 "videos" has its own entry point instead), which of its settings a dataset must share with a
 config to be reused (`mismatches`), the names of its true actions, and what it can offer
 evaluation and play beyond the clips (`first_frame` of a held-out level, `identifiability` of
-its actions, `play_level` to set a world's long play beside the real game's). Everything else
-(shards, manifest, checks, loading, training) is generic.
+its actions, `play_level` and `find_player` to set a world's long play beside the real game's).
+Everything else (shards, manifest, checks, loading, training) is generic.
 
     from genie.data.sources import Source, register
     register(MySource())        # then --config.data.source=my_source
@@ -52,6 +52,12 @@ class Source:
         """The real game on `level` under the source's own policy for up to `steps` steps (fewer
         where the episode ends first): {"frames_THWC": uint8, "actions_Tm1": its true actions},
         for long play side by side with a world; None where the source has no game to play."""
+        return None
+
+    def find_player(self, cfg: Config, frames_NHWC: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """Whether each frame shows the game's player (bool [N]), where (pixels [N, 2], NaN where
+        not), and how near (pixels) a drawn player must be to where it should be to count as in
+        place; for object permanence in long play. None where the source cannot tell."""
         return None
 
     def identifiability(self, cfg: Config) -> dict | None:

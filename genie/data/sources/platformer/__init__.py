@@ -58,6 +58,12 @@ class PlatformerSource(Source):
             actions.append(int(action[0]))
         return {"frames_THWC": np.stack(frames), "actions_Tm1": np.asarray(actions, np.int64)}
 
+    def find_player(self, cfg: Config, frames_NHWC: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        from genie.data.sources.platformer.player import find_player
+
+        tile = cfg.data.height // cfg.platformer.tiles_per_view
+        return (*find_player(frames_NHWC, tile), float(tile))  # in place: within a tile
+
     def identifiability(self, cfg: Config) -> dict:
         from genie.data.sources.platformer.identifiability import outcome_labels
 
