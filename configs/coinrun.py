@@ -11,7 +11,7 @@ levels 0-10,000, episodes of up to 1,000 steps cut into 16-frame clips: 625,000 
 random agent's episode ends when it loses its life or reaches the coin (8 of 20 in a sample).
 
 Expected: the dataset at ~1,100 frames/s on 2 CPU cores (2.5 hours; minutes on a 16-core host)
-and ~1.1 KB a frame on disk (~11 GB), from a run of 640 clips (docs/record.md, "Real CoinRun").
+and ~1.1 KB a frame on disk (~11 GB), from a run of 640 clips (docs/record.md, "2026-12-07: real CoinRun").
 Training has not been run (no accelerator here): its time, memory and results are unverified;
 the paper reports ΔtPSNR and playability, not a tokenizer PSNR, for this case study.
 """

@@ -8,8 +8,9 @@ Expected: 48 train, 16 val and 16 test clips of 8 frames at 32x32, in about a se
 stage trains 6 steps, the whole pipeline in about a minute (most of it compiling).
 """
 
-from genie.config import (Config, DataConfig, DynamicsConfig, LAMConfig, OptimConfig, PlatformerConfig,
-                          QuantizerConfig, SamplingConfig, TokenizerConfig, TrainConfig, TransformerConfig)
+from genie.config import (Config, DataConfig, DynamicsConfig, EvalConfig, LAMConfig, OptimConfig,
+                          PlatformerConfig, QuantizerConfig, SamplingConfig, TokenizerConfig, TrainConfig,
+                          TransformerConfig)
 
 
 def get_config() -> Config:
@@ -27,6 +28,8 @@ def get_config() -> Config:
         sampling=SamplingConfig(maskgit_steps=4),
         train=TrainConfig(tokenizer=_optim, lam=_optim, dynamics=_optim, log_every=2, checkpoint_every=4,
                           sample_every=6, restart_dead_codes_every=3),
+        # Long play past the window of 7 frames, so that it slides, from a few levels.
+        eval=EvalConfig(long_play_starts=4, long_play_steps=12),
     )
 
 

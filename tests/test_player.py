@@ -20,7 +20,7 @@ def test_the_player_is_found_where_it_is_drawn_and_not_where_it_is_erased(size, 
         env.reset_env(i, 2_000_000 + i)  # held-out levels, all six themes
     policy = ExplorationPolicy(env, np.random.default_rng(0), cfg.action_repeat)
     erased = {facing: (rgb, np.zeros_like(mask)) for facing, (rgb, mask) in env.sprites.player.items()}
-    shown, hidden, where, sprite = [], [], [], []
+    shown, hidden, sprite = [], [], []
     for _ in range(30):
         env.step(policy())
         shown.append(env.render())
