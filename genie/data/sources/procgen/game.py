@@ -36,9 +36,9 @@ def version() -> str:
 
 def action_names() -> list[str]:
     """Procgen's 15 actions, named by their keys ("LEFT+UP", "NOOP", ...)."""
+    procgen_module()
     from procgen_gym.env import KEY_COMBOS
 
-    procgen_module()
     return ["+".join(keys) if keys else "NOOP" for keys in KEY_COMBOS]
 
 

@@ -75,9 +75,9 @@ def _summary(results: list[dict], seed_range: tuple[int, int]) -> dict:
 
 def generate_dataset(cfg: Config, out_dir: str | os.PathLike, log=print) -> dict:
     """Generates every split into out_dir; returns the manifest."""
+    names = action_names()  # fails first, saying how to install procgen-gym, where it is missing
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = action_names()  # fails early, with how to install procgen-gym, where it is missing
     results, generation = run_shard_jobs(cfg, out_dir, _run_shard)
     splits = {split: _summary(done, seed_range) for split, (seed_range, done) in results.items()}
     num_clips = sum(s["num_clips"] for s in splits.values())
