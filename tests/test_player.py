@@ -43,14 +43,13 @@ def test_player_results_count_a_world_that_keeps_or_loses_its_player():
     truth_present = np.ones((p, s), bool)
     truth_present[0, :4] = False  # the real game hides its player at first: those frames do not count
     truth_yx = np.full((p, s, 2), 30.0)
-    valid = np.ones((p, s), bool)
-    valid[1, 10:] = False  # an episode that ended
-    same = player_results(truth_present, truth_yx, truth_present, truth_yx, valid, near=8.0)
+    length = np.array([s, 10])  # the second episode ended after 10 steps
+    same = player_results(truth_present, truth_yx, truth_present, truth_yx, length, near=8.0)
     assert same["frames_showing_player"] == 16 + 10 and same["visible"] == same["in_place"] == 1.0
-    lost = player_results(truth_present, truth_yx, np.zeros((p, s), bool), np.full((p, s, 2), np.nan), valid, 8.0)
+    lost = player_results(truth_present, truth_yx, np.zeros((p, s), bool), np.full((p, s, 2), np.nan), length, 8.0)
     assert lost["visible"] == lost["in_place"] == 0.0
-    astray = player_results(truth_present, truth_yx, truth_present, truth_yx + 9.0, valid, 8.0)
+    astray = player_results(truth_present, truth_yx, truth_present, truth_yx + 9.0, length, 8.0)
     assert astray["visible"] == 1.0 and astray["in_place"] == 0.0
     late = np.arange(s)[None].repeat(p, 0) < 16  # the world loses the player after step 16
-    half = player_results(truth_present, truth_yx, late, truth_yx, valid, 8.0)
+    half = player_results(truth_present, truth_yx, late, truth_yx, length, 8.0)
     assert half["visible_by_bin"] == {"1-16": 1.0, "17-20": 0.0}

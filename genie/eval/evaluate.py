@@ -139,11 +139,13 @@ def long_play_results(world_PSHWC, truth_PSHWC, first_PHWC, length_P) -> dict:
     return out
 
 
-def player_results(truth_present_PS, truth_yx_PS2, world_present_PS, world_yx_PS2, valid_PS, near: float) -> dict:
-    """Object permanence in long play: of the frames in which the real game shows its player, the
-    share in which the world shows it too ("visible"), and shows it within `near` pixels of where
-    the game has it ("in_place"); overall and per bin of LONG_PLAY_BIN horizons."""
-    shown_PS = np.asarray(truth_present_PS) & np.asarray(valid_PS)
+def player_results(truth_present_PS, truth_yx_PS2, world_present_PS, world_yx_PS2, length_P, near: float) -> dict:
+    """Object permanence in long play: of the frames in which the real game shows its player (in
+    the first `length_P` of each start, as long_play_results), the share in which the world shows
+    it too ("visible"), and shows it within `near` pixels of where the game has it ("in_place");
+    overall and per bin of LONG_PLAY_BIN horizons."""
+    valid_PS = np.arange(np.shape(truth_present_PS)[1])[None] < np.asarray(length_P)[:, None]
+    shown_PS = np.asarray(truth_present_PS) & valid_PS
     visible_PS = np.asarray(world_present_PS) & shown_PS
     with np.errstate(invalid="ignore"):
         distance_PS = np.linalg.norm(np.asarray(world_yx_PS2) - np.asarray(truth_yx_PS2), axis=-1)
@@ -349,16 +351,15 @@ class Evaluation:
                                  jnp.asarray(latent), jax.random.fold_in(self.grid_key, 1), self.maskgit_steps,
                                  sampling.temperature, sampling.choice_temperature, cfg.data.clip_length,
                                  slide=rollout.default_slide(cfg.data.clip_length))
-        world = np.asarray(world)
-        self.pictures["long_play"] = (truth, world, length)
+        world_uint8 = to_uint8(np.asarray(world))
+        self.pictures["long_play"] = (truth, world_uint8, length)
         out = {**long_play_results(world, video[:, 1:], video[:, 0], length), "levels": levels.tolist()}
         found = [self.data_source.find_player(cfg, frames.reshape(-1, *frames.shape[2:]))
-                 for frames in (truth[:, 1:], to_uint8(world))]
+                 for frames in (truth[:, 1:], world_uint8)]
         if found[0] is not None:
             (shown, where, near), (drawn, drawn_where, _) = [(a.reshape(p, s), b.reshape(p, s, 2), n)
                                                              for a, b, n in found]
-            valid = np.arange(s)[None] < length[:, None]
-            out["player"] = player_results(shown, where, drawn, drawn_where, valid, near)
+            out["player"] = player_results(shown, where, drawn, drawn_where, length, near)
         return out
 
     def _meta(self, seconds: float) -> dict:

@@ -58,8 +58,8 @@ def write_pictures(pictures: dict, out: pathlib.Path, action_map: dict | None) -
         iio.imwrite(out / "action_grid.png", _with_labels(image, labels, row_height + 1))
         files["action_grid"] = "action_grid.png"
     if "long_play" in pictures:
-        truth, world, length = pictures["long_play"]  # [P, 1 + S, ...] uint8, [P, S, ...] in [0, 1], [P]
-        world = np.concatenate([truth[:, :1], to_uint8(np.asarray(world))], 1)
+        truth, world, length = pictures["long_play"]  # [P, 1 + S, ...] and [P, S, ...] uint8, [P]
+        world = np.concatenate([truth[:, :1], world], 1)
         # Past the end of a real episode both panels go black: nothing there is scored.
         ended = np.arange(truth.shape[1])[None] > np.asarray(length)[:, None]
         world[ended] = 0

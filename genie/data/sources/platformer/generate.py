@@ -1,8 +1,8 @@
 """Clip generation: an exploration policy drives many platformers at once; clips go to shards.
 
-Each shard is one job (genie/data/generation.py). A job's environments run whole episodes back to back
-and every episode is cut into consecutive clips of T frames (a partial clip at the end of an
-episode is dropped), so clips come from all along the levels, not only their starts.
+Each shard is one job (genie/data/generation.py). A job's environments run whole episodes back
+to back and every episode is cut into consecutive clips of T frames (a partial clip at the end
+of an episode is dropped), so clips come from all along the levels, not only their starts.
 """
 
 from __future__ import annotations

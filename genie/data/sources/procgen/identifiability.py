@@ -25,7 +25,8 @@ def outcome_set(game: Game, num_actions: int) -> np.ndarray:
         game.restore(snapshot)
         frames_AP.append(game.step(a)[0].reshape(-1))
     game.restore(snapshot)
-    same_AA = np.all(np.stack(frames_AP)[:, None] == np.stack(frames_AP)[None], axis=-1)
+    frames_AP = np.stack(frames_AP)
+    same_AA = np.all(frames_AP[:, None] == frames_AP[None], axis=-1)
     return same_AA.astype(np.int64) @ (1 << np.arange(num_actions))
 
 

@@ -66,7 +66,7 @@ def play_episode(cfg: ProcgenConfig, level: int, rng: np.random.Generator, heigh
             if not ended:
                 frames.append(frame)
                 actions.append(action)
-                if (len(frames) - 1) % SNAPSHOT_EVERY == 0:
+                if cfg.policy == "explorer" and (len(frames) - 1) % SNAPSHOT_EVERY == 0:
                     snapshots.append((len(frames) - 1, game.snapshot()))
                 continue
             if completed or cfg.policy != "explorer" or backtracks == cfg.max_backtracks:
