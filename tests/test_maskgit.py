@@ -67,6 +67,24 @@ def test_training_mask_rate_and_frame_zero(rate):
     assert abs(float(per_sample.mean()) - sum(rate) / 2) < 0.05
 
 
+def test_training_mask_per_frame_draws_a_rate_for_each_frame():
+    shape = (64, 6, 200)
+    per_clip = maskgit.training_mask(jax.random.key(0), shape, 0.0, 1.0)
+    per_frame = maskgit.training_mask(jax.random.key(0), shape, 0.0, 1.0, per_frame=True)
+    assert not per_frame[:, 0].any()
+    spread = lambda mask: float(mask[:, 1:].mean(axis=2).std(axis=1).mean())  # across a clip's frames
+    assert spread(per_clip) < 0.05 < 0.15 < spread(per_frame)
+    # Some frames are left nearly visible while a later frame of the same clip is mostly masked:
+    # the case of generation, which a per-clip rate never trains.
+    rates = per_frame[:, 1:].mean(axis=2)
+    assert bool(jnp.any((rates[:, :-1].min(axis=1) < 0.1) & (rates[:, -1] > 0.9)))
+    # A rate per clip draws exactly Genie's masks as before: earlier runs train the same.
+    k_rate, k_mask = jax.random.split(jax.random.key(0))
+    rate_B = jax.random.uniform(k_rate, (64,), minval=0.0, maxval=1.0)
+    genie = (jax.random.uniform(k_mask, shape) < rate_B[:, None, None]).at[:, 0].set(False)
+    assert (per_clip == genie).all()
+
+
 def test_sample_categorical_follows_the_distribution():
     probs_K = jnp.array([0.0, 0.1, 0.2, 0.0, 0.3, 0.4])
     logits = jnp.broadcast_to(jnp.log(probs_K), (4000, 6))  # log 0 = -inf: never drawn

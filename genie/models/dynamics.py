@@ -55,7 +55,7 @@ class DynamicsModel(nnx.Module):
     def loss(self, tokens_BTN, actions_BTm1, key):
         """Cross-entropy on the masked tokens; metrics include their accuracy."""
         cfg = self.cfg
-        mask = training_mask(key, tokens_BTN.shape, cfg.mask_rate_min, cfg.mask_rate_max)
+        mask = training_mask(key, tokens_BTN.shape, cfg.mask_rate_min, cfg.mask_rate_max, cfg.mask_rate_per_frame)
         logits = self(jnp.where(mask, self.mask_id, tokens_BTN), actions_BTm1).astype(jnp.float32)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, tokens_BTN)
         n_masked = jnp.maximum(mask.sum(), 1)

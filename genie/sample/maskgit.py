@@ -12,11 +12,13 @@ import jax
 import jax.numpy as jnp
 
 
-def training_mask(key, shape_BTN, rate_min: float, rate_max: float) -> jax.Array:
-    """Bernoulli mask with a rate ~ U(rate_min, rate_max) per sample; frame 0 is never masked."""
+def training_mask(key, shape_BTN, rate_min: float, rate_max: float, per_frame: bool = False) -> jax.Array:
+    """Bernoulli mask with a rate ~ U(rate_min, rate_max) per sample (`per_frame`: per frame);
+    frame 0 is never masked."""
     k_rate, k_mask = jax.random.split(key)
-    rate_B = jax.random.uniform(k_rate, (shape_BTN[0],), minval=rate_min, maxval=rate_max)
-    mask = jax.random.uniform(k_mask, shape_BTN) < rate_B[:, None, None]
+    rate_BT = jax.random.uniform(k_rate, (shape_BTN[0], shape_BTN[1] if per_frame else 1), minval=rate_min,
+                                 maxval=rate_max)
+    mask = jax.random.uniform(k_mask, shape_BTN) < rate_BT[:, :, None]
     return mask.at[:, 0].set(False)
 
 
