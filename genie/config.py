@@ -161,11 +161,11 @@ class DynamicsConfig:
 
     transformer: TransformerConfig = dataclasses.field(default_factory=TransformerConfig)
     layers: int = 4
-    mask_rate_min: float = 0.5  # training mask rate ~ U(min, max) per sample
+    mask_rate_min: float = 0.5  # training mask rate ~ U(min, max) per clip (or per frame: below)
     mask_rate_max: float = 1.0
     # Draw the rate per frame instead of per clip (Genie), with mask_rate_min=0 so that training
     # also sees a frame predicted from whole frames, as in generation: the shipped world's long
-    # play keeps its player in 88% of frames against 76% (docs/record.md, "mask rates per frame").
+    # play keeps its player in 88% of frames against 76% (docs/record.md, "what breaks long play").
     mask_rate_per_frame: bool = False
 
 

@@ -116,12 +116,17 @@ def rollout_results(scores: list[dict]) -> dict:
 LONG_PLAY_BIN = 16  # horizons summarised together in long play
 
 
+def _scored_PS(length_P, steps: int) -> np.ndarray:
+    """Which of long play's `steps` horizons each start scores: those its real episode lasted."""
+    return np.arange(steps)[None] < np.asarray(length_P)[:, None]
+
+
 def long_play_results(world_PSHWC, truth_PSHWC, first_PHWC, length_P) -> dict:
     """Long play's scores: the world's frames after the first against the real game's, and the
     first frame copied against them, per horizon (averaged over the starts whose real episode
     lasted that long: `length_P` frames after the first) and per bin of LONG_PLAY_BIN horizons."""
     p, s = world_PSHWC.shape[:2]
-    valid_PS = np.arange(s)[None] < np.asarray(length_P)[:, None]
+    valid_PS = _scored_PS(length_P, s)
     first = jnp.broadcast_to(jnp.asarray(first_PHWC)[:, None], truth_PSHWC.shape)
     psnr, ssim = _frame_scores(world_PSHWC, truth_PSHWC)
     scores = {"psnr": psnr, "ssim": ssim, "copy_first_frame_psnr": _frame_scores(first, truth_PSHWC)[0]}
@@ -144,7 +149,7 @@ def player_results(truth_present_PS, truth_yx_PS2, world_present_PS, world_yx_PS
     the first `length_P` of each start, as long_play_results), the share in which the world shows
     it too ("visible"), and shows it within `near` pixels of where the game has it ("in_place");
     overall and per bin of LONG_PLAY_BIN horizons."""
-    valid_PS = np.arange(np.shape(truth_present_PS)[1])[None] < np.asarray(length_P)[:, None]
+    valid_PS = _scored_PS(length_P, np.shape(truth_present_PS)[1])
     shown_PS = np.asarray(truth_present_PS) & valid_PS
     visible_PS = np.asarray(world_present_PS) & shown_PS
     with np.errstate(invalid="ignore"):
