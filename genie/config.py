@@ -252,6 +252,7 @@ class EvalConfig:
     # steps of play from each one's first frame through play's sliding window.
     long_play_starts: int = 8
     long_play_steps: int = 64
+    scene_clips: int = 4096  # training clips whose frames show which tokens real scenes stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,7 +307,8 @@ _LIMITS = {
                   "param_sharding": ("replicate", "fsdp")},
     EvalConfig: {"split": ("train", "val", "test"), "clips": (1, None), "batch_size": (1, None),
                  "prompt_frames": (1, None), "grid_prompts": (1, None), "grid_steps": (1, None),
-                 "held_prompts": (1, None), "long_play_starts": (0, None), "long_play_steps": (1, None)},
+                 "held_prompts": (1, None), "long_play_starts": (0, None), "long_play_steps": (1, None),
+                 "scene_clips": (1, None)},
 }
 
 

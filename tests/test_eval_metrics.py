@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from genie.eval import metrics
-from genie.eval.evaluate import held_action_motion, lam_results, long_play_results, rollout_results, rollout_scores
+from genie.eval.evaluate import (held_action_motion, lam_results, long_play_results, rollout_results, rollout_scores,
+                                 scene_results)
 
 
 def test_psnr_matches_hand_computed_values():
@@ -208,3 +209,39 @@ def test_long_play_scores_a_copy_of_the_truth_perfectly_and_noise_at_the_bottom(
     # ... and a horizon no episode reached has no score.
     short = long_play_results(truth, truth, first, np.array([3, 5, 2, 4]))
     assert short["psnr"]["6"] is None and short["psnr"]["5"] == pytest.approx(100.0)
+
+
+def test_unseen_pairs_count_the_tokens_real_frames_never_stack():
+    """Real scenes of 4x3 tokens: sky (0) over a tower (1) over ground (2), or sky over ground."""
+    real = np.array([[[0, 0, 0], [0, 1, 0], [2, 2, 2], [2, 2, 2]],
+                     [[0, 0, 0], [0, 0, 0], [2, 2, 2], [2, 2, 2]]])
+    seen = np.unique(metrics.vertical_token_pairs(real, num_codes=3))
+    assert metrics.unseen_pairs(real, seen, 3).tolist() == [0, 0]
+    # A tower moved sideways is still a scene; one floating in the sky stacks a tower on sky, and
+    # ground on top of a tower stacks ground on it: one unseen pair each.
+    moved, floating, buried = real[0].copy(), real[1].copy(), real[0].copy()
+    moved[1] = [1, 0, 0]
+    floating[0, 2] = 1
+    buried[0, 1] = 2
+    assert metrics.unseen_pairs(np.stack([moved, floating, buried]), seen, 3).tolist() == [0, 1, 1]
+    # Sideways neighbours are not counted: a row of towers is not a broken scene.
+    assert metrics.unseen_pairs(np.array([[[0, 0, 0], [1, 1, 1], [2, 2, 2], [2, 2, 2]]]), seen, 3).tolist() == [0]
+
+
+def test_scene_results_score_a_copy_of_the_game_as_the_game_and_noise_outside_the_real_range():
+    rng = np.random.default_rng(0)
+    p, s = 3, 20
+    real = rng.poisson(1.0, 1000)  # unseen pairs in held-out real frames: their 95th percentile is 3
+    game = rng.poisson(1.0, (p, s))
+    length = np.array([s, 6, s])
+    copy = scene_results(game, game, real, length)
+    assert copy["limit"] == 3.0 and copy["real_frames"] == 1000
+    assert copy["within_range"] == copy["game_within_range"] > 0.9 and copy["unseen_pairs"] == copy["game_unseen_pairs"]
+    noise = scene_results(rng.integers(20, 56, (p, s)), game, real, length)
+    assert noise["within_range"] == 0.0 and noise["unseen_pairs"] >= 20
+    assert list(noise["within_range_by_bin"]) == ["1-16", "17-20"]
+    # A world that breaks after step 16 keeps its first bin and loses the second; frames after a
+    # real episode's end are not scored.
+    late = np.where(np.arange(s) < 16, 0, 50)[None].repeat(p, 0)
+    late[1, 6:] = 50
+    assert scene_results(late, game, real, length)["within_range_by_bin"] == {"1-16": 1.0, "17-20": 0.0}

@@ -106,6 +106,9 @@ def test_a_trained_run_holds_every_stage_and_the_train_script_then_skips_them(ti
     assert "## Long play" in report and "long_play.gif" in report
     assert long["player"]["frames_showing_player"] > 0 and 0 <= long["player"]["visible"] <= 1
     assert "player in place" in report
+    scene = long["scene"]  # the real game's frames under the same actions stay within the real range
+    assert scene["real_frames"] == 16 * 8 and scene["game_within_range"] > 0.8 and 0 <= scene["within_range"] <= 1
+    assert "scene within the real range" in report
     # The same command again, on a copy of the run, finds every stage done and the evaluation current.
     shutil.copytree(tiny_run, tmp_path / "run")
     again = _run("scripts/train.py", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "run"),

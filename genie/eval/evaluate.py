@@ -13,7 +13,9 @@ so); an action-effect grid and rollout videos for the report.
 Long play: where the data's source can play its game, the world stepped for many frames
 through play's sliding window from held-out level starts under the real game's actions (mapped
 to latent ones by the action map), scored against the real game's frames beside copying the
-first frame.
+first frame, with the share of frames showing the player where the game shows it, and the
+share whose scene stays within the range of real frames (a count of token pairs that real frames
+never stack: metrics.unseen_pairs).
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ def _batches(source: ClipSource, clips: int, batch_size: int):
 def _reconstruct(tokenizer, video_BTHWC):
     recon, tokens, _, _ = tokenizer(video_BTHWC)
     return metrics.psnr(recon, video_BTHWC), metrics.ssim(recon, video_BTHWC), tokens, recon
+
+
+@nnx.jit
+def _encode_frames(tokenizer, frames_NHWC):
+    return tokenizer.encode(to_float(frames_NHWC)[:, None])[:, 0]
 
 
 @nnx.jit
@@ -116,6 +123,12 @@ def rollout_results(scores: list[dict]) -> dict:
 LONG_PLAY_BIN = 16  # horizons summarised together in long play
 
 
+def _bins(steps: int) -> dict:
+    """Long play's horizons in bins of LONG_PLAY_BIN: "1-16" -> slice(0, 16), ..."""
+    return {f"{a + 1}-{min(a + LONG_PLAY_BIN, steps)}": slice(a, a + LONG_PLAY_BIN)
+            for a in range(0, steps, LONG_PLAY_BIN)}
+
+
 def _scored_PS(length_P, steps: int) -> np.ndarray:
     """Which of long play's `steps` horizons each start scores: those its real episode lasted."""
     return np.arange(steps)[None] < np.asarray(length_P)[:, None]
@@ -136,9 +149,8 @@ def long_play_results(world_PSHWC, truth_PSHWC, first_PHWC, length_P) -> dict:
         with np.errstate(invalid="ignore"):
             out[name] = {str(t + 1): (None if not valid_PS[:, t].any() else float(np.nanmean(values_PS[:, t])))
                          for t in range(s)}
-            out[f"{name}_by_bin"] = {f"{a + 1}-{min(a + LONG_PLAY_BIN, s)}": float(np.nanmean(values_PS[:, a:b]))
-                                     for a, b in ((a, a + LONG_PLAY_BIN) for a in range(0, s, LONG_PLAY_BIN))
-                                     if valid_PS[:, a:b].any()}
+            out[f"{name}_by_bin"] = {span: float(np.nanmean(values_PS[:, b]))
+                                     for span, b in _bins(s).items() if valid_PS[:, b].any()}
     beats = [out["psnr"][t] > out["copy_first_frame_psnr"][t] for t in out["psnr"] if out["psnr"][t] is not None]
     out["share_of_horizons_above_copy"] = float(np.mean(beats)) if beats else None
     return out
@@ -156,12 +168,32 @@ def player_results(truth_present_PS, truth_yx_PS2, world_present_PS, world_yx_PS
         distance_PS = np.linalg.norm(np.asarray(world_yx_PS2) - np.asarray(truth_yx_PS2), axis=-1)
     in_place_PS = visible_PS & (distance_PS <= near)
     share = lambda hits, span: float(hits[:, span].sum() / shown_PS[:, span].sum()) if shown_PS[:, span].any() else None
-    bins = {f"{a + 1}-{min(a + LONG_PLAY_BIN, shown_PS.shape[1])}": slice(a, a + LONG_PLAY_BIN)
-            for a in range(0, shown_PS.shape[1], LONG_PLAY_BIN)}
+    bins = _bins(shown_PS.shape[1])
     return {"frames_showing_player": int(shown_PS.sum()), "near_pixels": near,
             "visible": share(visible_PS, slice(None)), "in_place": share(in_place_PS, slice(None)),
             "visible_by_bin": {k: share(visible_PS, v) for k, v in bins.items()},
             "in_place_by_bin": {k: share(in_place_PS, v) for k, v in bins.items()}}
+
+
+SCENE_QUANTILE = 0.95  # a scene is within the real frames' range up to this quantile of theirs
+
+
+def scene_results(world_PS, game_PS, real_F, length_P) -> dict:
+    """The scene staying a scene in long play, from each frame's count of unseen token pairs
+    (metrics.unseen_pairs): the world's frames and the real game's under the same actions (in the
+    first `length_P` of each start, as long_play_results), and held-out real frames, whose
+    SCENE_QUANTILE quantile is the limit of the real range. The shares of the world's and the
+    game's frames within it, overall and per bin of LONG_PLAY_BIN horizons."""
+    world_PS, game_PS = np.asarray(world_PS), np.asarray(game_PS)
+    valid_PS = _scored_PS(length_P, world_PS.shape[1])
+    limit = float(np.quantile(np.asarray(real_F), SCENE_QUANTILE))
+    within = lambda counts_PS, span=slice(None): float((counts_PS[:, span] <= limit)[valid_PS[:, span]].mean())
+    return {"quantile": SCENE_QUANTILE, "limit": limit, "real_frames": int(np.size(real_F)),
+            "real_unseen_pairs": float(np.mean(real_F)),
+            "unseen_pairs": float(world_PS[valid_PS].mean()), "game_unseen_pairs": float(game_PS[valid_PS].mean()),
+            "within_range": within(world_PS), "game_within_range": within(game_PS),
+            "within_range_by_bin": {span: within(world_PS, b) for span, b in _bins(world_PS.shape[1]).items()
+                                    if valid_PS[:, b].any()}}
 
 
 def _motion_nmi(actions_M, shifts_M2, num_actions: int) -> tuple[float, float]:
@@ -240,7 +272,7 @@ class Evaluation:
     def __init__(self, run: TrainedRun, data_dir):
         self.run, self.cfg = run, run.cfg
         check_dataset(self.cfg, data_dir, source_settings=False)  # any dataset of the frames the models take
-        self.source = ClipSource(data_dir, self.cfg.eval.split)
+        self.data_dir, self.source = data_dir, ClipSource(data_dir, self.cfg.eval.split)
         manifest = self.source.manifest
         self.has_actions = bool(manifest.get("has_actions"))
         self.data_source = get_source(manifest.get("source", "platformer"))
@@ -365,7 +397,34 @@ class Evaluation:
             (shown, where, near), (drawn, drawn_where, _) = [(a.reshape(p, s), b.reshape(p, s, 2), n)
                                                              for a, b, n in found]
             out["player"] = player_results(shown, where, drawn, drawn_where, length, near)
+        out["scene"] = self._scene(truth[:, 1:], world_uint8, length)
         return out
+
+    def _scene(self, game_PSHWC, world_PSHWC, length_P) -> dict:
+        """scene_results: the token pairs real frames stack from eval.scene_clips training clips,
+        the real range from the evaluated clips."""
+        train, k = ClipSource(self.data_dir, "train"), self.cfg.tokenizer.quantizer.num_codes
+        seen = np.unique(metrics.vertical_token_pairs(self._clip_tokens(train, min(self.cfg.eval.scene_clips,
+                                                                                      len(train))), k))
+        count = lambda frames: metrics.unseen_pairs(self._frame_tokens(frames.reshape(-1, *frames.shape[2:])),
+                                                    seen, k).reshape(frames.shape[:2])
+        return scene_results(count(world_PSHWC), count(game_PSHWC),
+                             metrics.unseen_pairs(self._clip_tokens(self.source, self.clips), seen, k), length_P)
+
+    def _clip_tokens(self, source: ClipSource, clips: int) -> np.ndarray:
+        """The tokens of every frame of the first `clips` clips of `source`: [F, rows, columns]."""
+        batch = self.cfg.eval.batch_size
+        return np.concatenate([self._frame_tokens(np.concatenate([source[i]["frames_THWC"] for i in
+                                                                  range(a, min(a + batch, clips))]))
+                               for a in range(0, clips, batch)])
+
+    def _frame_tokens(self, frames_NHWC) -> np.ndarray:
+        """The tokens of uint8 frames, each encoded alone (as a clip's first frame): [N, rows, columns]."""
+        cfg = self.cfg
+        step, patch = cfg.eval.batch_size * cfg.data.clip_length, cfg.tokenizer.patch_size
+        tokens = [np.asarray(_encode_frames(self.run.models["tokenizer"], frames_NHWC[a:a + step]))
+                  for a in range(0, len(frames_NHWC), step)]
+        return np.concatenate(tokens).reshape(len(frames_NHWC), cfg.data.height // patch, cfg.data.width // patch)
 
     def _meta(self, seconds: float) -> dict:
         cfg, run = self.cfg, self.run

@@ -112,6 +112,21 @@ def codebook_stats(codes, num_codes: int) -> dict:
     return {"usage": float(np.mean(freq > 0)), "perplexity": float(np.exp(_entropy(freq)))}
 
 
+def vertical_token_pairs(tokens_FHW, num_codes: int) -> np.ndarray:
+    """Each frame's vertically adjacent tokens (above, below), one integer a pair: [F, H-1, W]."""
+    tokens = np.asarray(tokens_FHW, np.int64)
+    return tokens[:, :-1] * num_codes + tokens[:, 1:]
+
+
+def unseen_pairs(tokens_FHW, seen_pairs, num_codes: int) -> np.ndarray:
+    """[F]: how many of each frame's vertically adjacent token pairs are not among `seen_pairs`
+    (vertical_token_pairs of real frames). Broken scenes (blocks floating in the sky, a skyline
+    turned checkerboard, walls patched with other colours) stack tokens that real frames never
+    stack; sideways neighbours vary more with the scroll and told broken frames from whole ones
+    less well (docs/record.md)."""
+    return (~np.isin(vertical_token_pairs(tokens_FHW, num_codes), seen_pairs)).sum(axis=(1, 2))
+
+
 def best_latent_for_each_class(counts: np.ndarray) -> list[int]:
     """For each class (column), the cluster (row) that realises it best: the largest
     count^2 / (row total * column total), i.e. P(cluster | class) * P(class | cluster), so a

@@ -236,24 +236,33 @@ def write_report(results: dict, files: dict, out: pathlib.Path) -> None:
                       for a, (g, m, d) in enumerate(zip(held["mean_shift"], held["moving_share"], data))]
             lines.append("")
     if long := (dyn or {}).get("long_play"):
-        player = long.get("player")
+        player, scene = long.get("player"), long.get("scene")
         about_player = (" Player: of the frames in which the real game shows its player, the share in which the "
                         "world shows it, and shows it where the game has it (within "
                         f"{player['near_pixels']:.0f} pixels)." if player else "")
+        about_scene = (" Scene: the share of frames within the real range, where a frame stacks no more token pairs "
+                       f"unseen in training frames than {scene['quantile']:.0%} of held-out real frames do "
+                       f"(<= {scene['limit']:.0f}; {scene['real_unseen_pairs']:.2f} a real frame, "
+                       f"{scene['unseen_pairs']:.2f} a frame of the world); the real game's frames under the same "
+                       f"actions: {scene['game_within_range']:.0%} within it." if scene else "")
         lines += ["## Long play", "",
                   f"The world played {long['steps']} steps from the first frame of {long['starts']} held-out levels "
                   "under the real game's actions (each mapped to its latent action by `action_map.json`), through "
                   "play's sliding window, against the real game under the same actions (a real episode that ends "
                   f"sooner is scored until its end: {long['frames_scored']} frames in all). Above copying the "
-                  f"first frame at {_f(long['share_of_horizons_above_copy'], 2)} of the horizons.{about_player}", "",
+                  f"first frame at {_f(long['share_of_horizons_above_copy'], 2)} of the horizons.{about_player}"
+                  f"{about_scene}", "",
                   "| steps | world PSNR | copy the first frame | world SSIM |"
-                  + (" player visible | player in place |" if player else ""),
-                  "|---|---|---|---|" + ("---|---|" if player else "")]
+                  + (" player visible | player in place |" if player else "")
+                  + (" scene within the real range |" if scene else ""),
+                  "|---|---|---|---|" + ("---|---|" if player else "") + ("---|" if scene else "")]
         pct = lambda v: "n/a" if v is None else f"{v:.0%}"
         lines += [f"| {span} | {_f(v)} dB | {_f(long['copy_first_frame_psnr_by_bin'][span])} dB | "
                   f"{_f(long['ssim_by_bin'][span], 3)} |"
                   + (f" {pct(player['visible_by_bin'].get(span))} | {pct(player['in_place_by_bin'].get(span))} |"
-                     if player else "") for span, v in long["psnr_by_bin"].items()]
+                     if player else "")
+                  + (f" {pct(scene['within_range_by_bin'].get(span))} |" if scene else "")
+                  for span, v in long["psnr_by_bin"].items()]
         lines += ["", "Real game (top) and world (bottom), one level per column:", "",
                   f"![long play]({files['long_play']})", ""]
     if "training_curves" in files:
