@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from genie.eval import metrics
-from genie.eval.evaluate import (held_action_motion, lam_results, long_play_results, rollout_results, rollout_scores,
-                                 scene_results)
+from genie.eval.evaluate import (
+    held_action_motion,
+    lam_results,
+    long_play_results,
+    rollout_results,
+    rollout_scores,
+    scene_results,
+)
 
 
 def test_psnr_matches_hand_computed_values():
